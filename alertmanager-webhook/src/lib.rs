@@ -1,0 +1,1 @@
+//! Alertmanager webhook receiver (work in progress, see issue 3).

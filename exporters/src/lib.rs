@@ -1,0 +1,1 @@
+//! Prometheus exporters (work in progress, see issue 5).

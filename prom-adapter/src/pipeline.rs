@@ -1,0 +1,298 @@
+//! One remote-write request end to end: decode, validate, score, write outputs, forward.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use omen_scoring::{Input, Outcome, Scorer, Skip};
+
+use crate::Error;
+use crate::decode::{self, Protocol};
+use crate::forward::{Forwarder, Part};
+use crate::kinds::MetadataCache;
+use crate::labels::{self, LabelLimits};
+use crate::metrics::{Metrics, stage};
+use crate::output::{self, OutputKind, OutputPoint};
+use crate::proto::{MetricType, v1};
+use crate::selector::SeriesFilter;
+
+/// How many problems an error body lists before summarising.
+const MAX_LISTED_PROBLEMS: usize = 5;
+
+/// Counts of what a request carried and what was accepted (reported in 2.0 response headers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Float samples accepted.
+    pub samples: usize,
+    /// Native histogram samples accepted.
+    pub histograms: usize,
+    /// Exemplars accepted.
+    pub exemplars: usize,
+}
+
+/// Everything a request needs, shared by all requests.
+pub struct Pipeline {
+    /// The streaming scorer.
+    pub scorer: Arc<Scorer>,
+    /// The downstream forwarder.
+    pub forwarder: Forwarder,
+    /// Self-metrics.
+    pub metrics: Metrics,
+    /// Which series are scored.
+    pub filter: SeriesFilter,
+    /// Output series per scored series.
+    pub outputs: Vec<OutputKind>,
+    /// Label limits.
+    pub limits: LabelLimits,
+    /// Largest decompressed body.
+    pub max_decoded_bytes: usize,
+    /// Fall back to name suffixes for counter detection.
+    pub counter_suffixes: bool,
+    /// Types learnt from 1.0 metadata.
+    pub metadata: MetadataCache,
+}
+
+/// A validated series ready for scoring and forwarding.
+struct Prepared {
+    series: v1::TimeSeries,
+    hash: u64,
+    /// Range of this series' samples in the scorer input, when it is scored.
+    inputs: Option<std::ops::Range<usize>>,
+}
+
+impl Pipeline {
+    /// Handles one request body; on error, `Written` still says what was accepted.
+    pub async fn write(&self, protocol: Protocol, body: Bytes) -> (Written, Result<(), Error>) {
+        let decoded = decode::decompress(&body, self.max_decoded_bytes)
+            .and_then(|raw| self.decode(protocol, raw));
+        let (series, metadata) = match decoded {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                self.metrics
+                    .errors
+                    .with_label_values(&[error.error_type(), stage::DECODE])
+                    .inc();
+                return (Written::default(), Err(error));
+            }
+        };
+        let (parts, written, problems) = match self.process(protocol, series, metadata) {
+            Ok(processed) => processed,
+            Err(error) => {
+                self.metrics
+                    .errors
+                    .with_label_values(&[error.error_type(), stage::SCORE])
+                    .inc();
+                return (Written::default(), Err(error));
+            }
+        };
+        if let Err(error) = self.forwarder.send(parts).await {
+            if !matches!(error, Error::DownstreamRejected(_)) {
+                self.metrics
+                    .errors
+                    .with_label_values(&[error.error_type(), stage::FORWARD])
+                    .inc();
+            }
+            return (Written::default(), Err(error));
+        }
+        match problems {
+            Some(error) => (written, Err(error)),
+            None => (written, Ok(())),
+        }
+    }
+
+    fn decode(
+        &self,
+        protocol: Protocol,
+        raw: Bytes,
+    ) -> Result<(Vec<(v1::TimeSeries, MetricType)>, Vec<v1::MetricMetadata>), Error> {
+        match protocol {
+            Protocol::V1 => {
+                let request = decode::decode_v1(raw)?;
+                let series = request
+                    .timeseries
+                    .into_iter()
+                    .map(|s| (s, MetricType::Unknown))
+                    .collect();
+                Ok((series, request.metadata))
+            }
+            Protocol::V2 => {
+                let series = decode::decode_v2(raw)?
+                    .into_iter()
+                    .map(|r| (r.series, r.metric_type))
+                    .collect();
+                Ok((series, Vec::new()))
+            }
+        }
+    }
+
+    /// Validates, scores and encodes; returns the parts to forward, what was accepted and, when some
+    /// series were refused, the error to answer once the accepted ones are delivered.
+    fn process(
+        &self,
+        protocol: Protocol,
+        series: Vec<(v1::TimeSeries, MetricType)>,
+        metadata: Vec<v1::MetricMetadata>,
+    ) -> Result<(Vec<Part>, Written, Option<Error>), Error> {
+        if !metadata.is_empty() {
+            let families = self.metadata.learn(metadata.iter().map(|m| {
+                (
+                    m.metric_family_name.clone(),
+                    MetricType::try_from(m.r#type).unwrap_or(MetricType::Unknown),
+                )
+            }));
+            self.metrics.metadata_families.set(families as i64);
+        }
+        let mut problems = Vec::new();
+        let mut rejected = 0usize;
+        let mut written = Written::default();
+        let mut prepared = Vec::with_capacity(series.len());
+        let mut inputs = Vec::new();
+        {
+            let types = self.metadata.view();
+            for (mut ts, declared) in series {
+                if let Err(why) = labels::normalise(&mut ts.labels, &self.limits) {
+                    rejected += 1;
+                    if problems.len() < MAX_LISTED_PROBLEMS {
+                        problems.push(format!("{}: {why}", labels::describe(&ts.labels)));
+                    }
+                    continue;
+                }
+                written.samples += ts.samples.len();
+                written.histograms += ts.histograms.len();
+                written.exemplars += ts.exemplars.len();
+                let hash = labels::series_hash(&ts.labels);
+                let scored = !ts.samples.is_empty() && self.filter.selects(&ts.labels);
+                let range = scored.then(|| {
+                    let kind = types.kind(
+                        labels::metric_name(&ts.labels),
+                        declared,
+                        self.counter_suffixes,
+                    );
+                    let start = inputs.len();
+                    inputs.extend(ts.samples.iter().map(|s| Input {
+                        series: hash,
+                        kind,
+                        timestamp_ms: s.timestamp,
+                        value: s.value,
+                    }));
+                    start..inputs.len()
+                });
+                prepared.push(Prepared {
+                    series: ts,
+                    hash,
+                    inputs: range,
+                });
+            }
+        }
+        self.metrics
+            .samples_received
+            .with_label_values(&[protocol.as_str()])
+            .inc_by(written.samples as u64);
+        self.metrics
+            .histograms_received
+            .inc_by(written.histograms as u64);
+        self.metrics
+            .exemplars_received
+            .inc_by(written.exemplars as u64);
+
+        let mut outcomes = Vec::new();
+        self.scorer
+            .score(&inputs, &mut outcomes)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        self.count_outcomes(&outcomes);
+
+        let parts = self.encode(&prepared, &outcomes, &metadata);
+        let problem = (rejected > 0).then(|| {
+            self.metrics.series_rejected.inc_by(rejected as u64);
+            self.metrics
+                .errors
+                .with_label_values(&["invalid_series", stage::VALIDATE])
+                .inc();
+            let more = rejected.saturating_sub(problems.len());
+            let mut message = problems.join("; ");
+            if more > 0 {
+                message.push_str(&format!("; and {more} more"));
+            }
+            Error::Invalid { rejected, message }
+        });
+        Ok((parts, written, problem))
+    }
+
+    fn count_outcomes(&self, outcomes: &[Outcome]) {
+        let mut scored = 0u64;
+        let mut skipped = [0u64; Skip::ALL.len()];
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Scored(_) => scored += 1,
+                Outcome::Skipped(skip) => {
+                    if let Some(i) = Skip::ALL.iter().position(|s| s == skip) {
+                        skipped[i] += 1;
+                    }
+                }
+            }
+        }
+        self.metrics.samples_scored.inc_by(scored);
+        for (skip, count) in Skip::ALL.iter().zip(skipped) {
+            if count > 0 {
+                self.metrics
+                    .samples_unscored
+                    .with_label_values(&[skip.as_str()])
+                    .inc_by(count);
+            }
+        }
+        self.metrics
+            .active_series
+            .set(self.scorer.active_series() as i64);
+        self.metrics
+            .state_bytes
+            .set(self.scorer.state_bytes() as i64);
+    }
+
+    fn encode(
+        &self,
+        prepared: &[Prepared],
+        outcomes: &[Outcome],
+        metadata: &[v1::MetricMetadata],
+    ) -> Vec<Part> {
+        let shards = self.forwarder.shard_count();
+        let mut parts: Vec<Part> = (0..shards)
+            .map(|shard| Part {
+                shard,
+                body: Vec::new(),
+                samples: 0,
+                originals: 0,
+            })
+            .collect();
+        let mut points = Vec::new();
+        for p in prepared {
+            let part = &mut parts[self.forwarder.shard_of(p.hash)];
+            let original = p.series.samples.len() + p.series.histograms.len();
+            if original > 0 || !p.series.exemplars.is_empty() {
+                output::write_original(&mut part.body, &p.series);
+                part.samples += original;
+                part.originals += original;
+            }
+            let Some(range) = &p.inputs else { continue };
+            points.clear();
+            for (sample, outcome) in p.series.samples.iter().zip(&outcomes[range.clone()]) {
+                match outcome {
+                    Outcome::Scored(scored) => points.push(OutputPoint {
+                        timestamp: sample.timestamp,
+                        scored: Some(*scored),
+                    }),
+                    Outcome::Skipped(Skip::Stale) => points.push(OutputPoint {
+                        timestamp: sample.timestamp,
+                        scored: None,
+                    }),
+                    Outcome::Skipped(_) => {}
+                }
+            }
+            part.samples +=
+                output::write_outputs(&mut part.body, &p.series.labels, &self.outputs, &points);
+        }
+        for m in metadata {
+            output::write_metadata(&mut parts[0].body, m);
+        }
+        parts.retain(|p| !p.body.is_empty());
+        parts
+    }
+}

@@ -1,0 +1,57 @@
+//! `omen`: one binary with several modes (adapter, webhook, exporters, scoring tools, the local stack).
+//!
+//! The binary stays thin: it parses arguments, sets up logging and hands over to the library crates.
+
+mod commands;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Exit code for unusable configuration or arguments (EX_USAGE from sysexits.h).
+const EXIT_USAGE: u8 = 64;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "omen",
+    version,
+    about = "Streaming anomaly detection and auto-remediation for Prometheus and Grafana"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the Prometheus remote-write adapter that scores every sample.
+    Adapter(commands::adapter::Args),
+    /// Score a CSV file (timestamp,value) with the scoring engine and print the results.
+    Score(commands::score::Args),
+    /// Benchmark tools: a remote-write load generator and a downstream sink.
+    Bench(commands::bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Adapter(args) => commands::adapter::run(args),
+        Command::Score(args) => commands::score::run(args),
+        Command::Bench(args) => commands::bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(commands::Failure::Usage(error)) => {
+            eprintln!("omen: {error:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(commands::Failure::Runtime(error)) => {
+            eprintln!("omen: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
