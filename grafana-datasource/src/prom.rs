@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn api_errors_keep_prometheus_message() {
         let body = br#"{"status":"error","errorType":"bad_data","error":"parse error at char 3"}"#;
-        let error = parse_range_answer(body).unwrap_err();
+        let error = parse_range_answer(body).expect_err("fails");
         assert!(
             error.to_string().contains("parse error at char 3"),
             "{error}"
@@ -289,7 +289,7 @@ mod tests {
             Auth::None,
             Duration::from_secs(1),
         )
-        .unwrap_err();
+        .expect_err("fails");
         assert!(matches!(error, Error::NoUrl));
     }
 }

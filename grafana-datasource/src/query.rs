@@ -236,22 +236,22 @@ mod tests {
     fn bad_queries_say_what_is_wrong() {
         assert!(
             resolve(json!({"expr": "  "}), "")
-                .unwrap_err()
+                .expect_err("fails")
                 .contains("no expression")
         );
         assert!(
             resolve(json!({"expr": "up", "threshold": -1}), "")
-                .unwrap_err()
+                .expect_err("fails")
                 .contains("threshold")
         );
         assert!(
             resolve(json!({"expr": "up"}), "bands")
-                .unwrap_err()
+                .expect_err("fails")
                 .contains("bands")
         );
         assert!(
             resolve(json!({"expr": 5}), "")
-                .unwrap_err()
+                .expect_err("fails")
                 .contains("invalid query")
         );
         assert!(resolve(json!({"expr": "up", "queryType": "x"}), "").is_err());

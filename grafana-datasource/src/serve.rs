@@ -96,7 +96,7 @@ mod tests {
     fn the_cookie_is_required() {
         assert!(
             check_handshake(env(&[]))
-                .unwrap_err()
+                .expect_err("fails")
                 .contains("grafana_plugin_type")
         );
         assert!(check_handshake(env(&[("grafana_plugin_type", "app")])).is_err());

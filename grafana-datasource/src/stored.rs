@@ -69,8 +69,11 @@ impl Selector {
     }
 }
 
+/// A series' labels without `__name__` and `omen_metric`, sorted.
+type Identity = Vec<(String, String)>;
+
 /// The labels that identify a series across the original and its outputs.
-fn identity(labels: &BTreeMap<String, String>) -> Vec<(String, String)> {
+fn identity(labels: &BTreeMap<String, String>) -> Identity {
     labels
         .iter()
         .filter(|(k, _)| *k != "__name__" && *k != SOURCE_METRIC_LABEL)
@@ -81,7 +84,7 @@ fn identity(labels: &BTreeMap<String, String>) -> Vec<(String, String)> {
 /// Joins the original series with the four stored outputs (`outputs` in [`OUTPUTS`] order),
 /// matching series by their labels and points by timestamp.
 pub fn join(values: Vec<Series>, outputs: [Vec<Series>; 4]) -> Vec<Columns> {
-    let mut by_identity: Vec<HashMap<Vec<(String, String)>, HashMap<i64, f64>>> = Vec::new();
+    let mut by_identity: Vec<HashMap<Identity, HashMap<i64, f64>>> = Vec::new();
     for series in outputs {
         by_identity.push(
             series

@@ -469,3 +469,64 @@ fn without_the_magic_cookie_the_binary_refuses_to_run() {
     assert!(output.stdout.is_empty(), "no handshake line");
     assert!(String::from_utf8_lossy(&output.stderr).contains("grafana_plugin_type=datasource"));
 }
+
+/// Benchmark, not a check: `cargo test --release -p omen-grafana-datasource --test plugin_grpc
+/// -- --ignored --nocapture query_latency_end_to_end` prints the latency of a live band query
+/// over 100 series x 1,000 points through gRPC and a real Prometheus (docs/benchmarks.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run on demand with --release --ignored --nocapture"]
+async fn query_latency_end_to_end() {
+    const SERIES: usize = 100;
+    const POINTS: i64 = 1_000;
+    let prometheus = prometheus().await;
+    let now = now_aligned();
+    let from = now - (POINTS - 1) * 15_000;
+    let history_start = from - 60 * 15_000;
+    let batch: Vec<_> = (0..SERIES)
+        .map(|s| {
+            let instance = s.to_string();
+            series(
+                &[("__name__", "bench_load"), ("instance", &instance)],
+                (0..(POINTS + 60)).map(move |i| {
+                    (
+                        history_start + i * 15_000,
+                        wave(i + s as i64) + (i * 7 % 5) as f64,
+                    )
+                }),
+            )
+        })
+        .collect();
+    remote_write(&prometheus, batch).await;
+    prometheus
+        .wait_for("bench_load", Duration::from_secs(10))
+        .await;
+    let plugin = PluginProcess::start();
+    let channel = plugin.channel().await;
+    let mut timings = Vec::new();
+    for round in 0..25 {
+        let started = std::time::Instant::now();
+        let responses = query_data(
+            &channel,
+            context(&prometheus.url(), json!({"maxSeries": 1000})),
+            vec![query("A", json!({"expr": "bench_load"}), from, now)],
+        )
+        .await;
+        let elapsed = started.elapsed();
+        let frames = frames(&responses["A"]);
+        assert_eq!(frames.len(), SERIES);
+        assert_eq!(frames[0].field("Time").values.len(), POINTS as usize);
+        if round >= 5 {
+            timings.push(elapsed);
+        }
+    }
+    timings.sort();
+    let pick = |q: f64| timings[((timings.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "live band query, {SERIES} series x {POINTS} points: p50 {:?}, p95 {:?}, min {:?}, max {:?} ({} runs)",
+        pick(0.5),
+        pick(0.95),
+        timings[0],
+        timings[timings.len() - 1],
+        timings.len()
+    );
+}

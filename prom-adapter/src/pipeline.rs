@@ -99,6 +99,7 @@ impl Pipeline {
         }
     }
 
+    #[allow(clippy::type_complexity)]
     fn decode(
         &self,
         protocol: Protocol,
