@@ -34,6 +34,8 @@ enum Command {
     Score(commands::score::Args),
     /// Benchmark tools: a remote-write load generator and a downstream sink.
     Bench(commands::bench::Args),
+    /// Prometheus exporters: `sim` (platform simulator with incident injection).
+    Exporter(commands::exporter::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Adapter(args) => commands::adapter::run(args),
         Command::Score(args) => commands::score::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Exporter(args) => commands::exporter::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

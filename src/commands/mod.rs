@@ -2,6 +2,7 @@
 
 pub mod adapter;
 pub mod bench;
+pub mod exporter;
 pub mod score;
 
 /// Why a subcommand failed: bad configuration (exit 64) or a failure at run time (exit 1).
