@@ -50,6 +50,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../provisioning/prometheus-downstream.yml"),
     ),
     (
+        "provisioning/adapter.yml",
+        include_str!("../provisioning/adapter.yml"),
+    ),
+    (
         "provisioning/alertmanager.yml",
         include_str!("../provisioning/alertmanager.yml"),
     ),
@@ -121,6 +125,15 @@ impl Ports {
         }
         Ok(())
     }
+}
+
+/// The embedded file at `path`, ports rewritten.
+pub fn file(path: &str, ports: Ports) -> anyhow::Result<String> {
+    FILES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, text)| ports.rewrite(text))
+        .with_context(|| format!("{path} is not embedded"))
 }
 
 /// Writes the embedded configuration files under `dir`, ports rewritten.

@@ -201,19 +201,8 @@ async fn start_and_wait(
         start_child(running, spec, dir, &client).await?;
     }
 
-    let mut adapter = omen_prom_adapter::Config::default();
-    adapter.listen = ports.addr(port::ADAPTER);
-    adapter.admin_listen = ports.addr(port::ADAPTER_ADMIN);
-    adapter.downstream.url = format!(
-        "http://{}/api/v1/write",
-        ports.addr(port::PROMETHEUS_DOWNSTREAM)
-    );
-    adapter.scoring.outputs = vec![
-        omen_prom_adapter::OutputKind::Score,
-        omen_prom_adapter::OutputKind::Expected,
-        omen_prom_adapter::OutputKind::Lower,
-        omen_prom_adapter::OutputKind::Upper,
-    ];
+    let adapter =
+        omen_prom_adapter::Config::from_yaml(&stack::file("provisioning/adapter.yml", ports)?)?;
     let adapter = omen_prom_adapter::Server::bind(adapter).await?;
     let shutdown = until_stopped();
     running.tasks.push(tokio::spawn(async move {
