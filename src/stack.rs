@@ -204,10 +204,10 @@ impl Child {
     ) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(response) = client.get(&self.spec.ready_url).send().await {
-                if response.status().is_success() {
-                    return Ok(());
-                }
+            if let Ok(response) = client.get(&self.spec.ready_url).send().await
+                && response.status().is_success()
+            {
+                return Ok(());
             }
             if let Some(status) = self.process.try_wait()? {
                 anyhow::bail!(

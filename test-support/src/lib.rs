@@ -42,10 +42,10 @@ pub async fn wait_http_ok(url: &str, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     let client = reqwest::Client::new();
     while Instant::now() < deadline {
-        if let Ok(response) = client.get(url).send().await {
-            if response.status().is_success() {
-                return true;
-            }
+        if let Ok(response) = client.get(url).send().await
+            && response.status().is_success()
+        {
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
