@@ -134,7 +134,11 @@ fn labels_of(spec: &LoadSpec, id: usize) -> Vec<Label> {
 fn value_of(id: usize, round: usize) -> f64 {
     let phase = (id % 360) as f64;
     let noise = (((id * 7919 + round * 104_729) % 1000) as f64) / 1000.0;
-    let spike = if (id + round) % 997 == 0 { 50.0 } else { 0.0 };
+    let spike = if (id + round).is_multiple_of(997) {
+        50.0
+    } else {
+        0.0
+    };
     100.0 + 20.0 * ((round as f64 + phase) / 24.0).sin() + 5.0 * noise + spike
 }
 

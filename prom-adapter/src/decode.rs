@@ -145,7 +145,7 @@ pub fn decode_v2(buf: Bytes) -> Result<Vec<ResolvedSeries>, Error> {
 }
 
 fn resolve_labels(symbols: &[Bytes], refs: &[u32]) -> Result<Vec<v1::Label>, String> {
-    if refs.len() % 2 != 0 {
+    if !refs.len().is_multiple_of(2) {
         return Err(format!("odd number of references ({})", refs.len()));
     }
     let symbol = |r: u32| {

@@ -154,7 +154,9 @@ impl Model {
             .position(|p| p.batch <= rows)
             .unwrap_or(self.plans.len() - 1);
         match fits.checked_sub(1).map(|i| &self.plans[i]) {
-            Some(larger) if larger.batch <= 2 * rows && !rows.is_multiple_of(self.plans[fits].batch) => {
+            Some(larger)
+                if larger.batch <= 2 * rows && !rows.is_multiple_of(self.plans[fits].batch) =>
+            {
                 larger
             }
             _ => &self.plans[fits],

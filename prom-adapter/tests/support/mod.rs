@@ -1,5 +1,5 @@
 //! Test support: an adapter on 127.0.0.1:0, a recording remote-write sink, and request builders.
-#![allow(dead_code, missing_docs)]
+#![allow(dead_code, missing_docs, unused_imports)]
 
 pub use omen_test_support::prometheus;
 
