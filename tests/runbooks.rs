@@ -55,13 +55,22 @@ fn every_alert_has_annotations_and_a_runbook_section() {
     let alerts = alerts();
     assert!(alerts.len() >= 20, "found {} alerts", alerts.len());
     for (name, keys, anchor) in &alerts {
-        assert_eq!(keys, &["summary", "description", "runbook_url"], "{name}: annotations");
+        assert_eq!(
+            keys,
+            &["summary", "description", "runbook_url"],
+            "{name}: annotations"
+        );
         assert_eq!(anchor, &name.to_lowercase(), "{name}: runbook_url anchor");
-        assert!(anchors.contains(anchor), "{name}: no `### {name}` in docs/operations.md");
+        assert!(
+            anchors.contains(anchor),
+            "{name}: no `### {name}` in docs/operations.md"
+        );
     }
     for anchor in &anchors {
         assert!(
-            alerts.iter().any(|(name, _, _)| &name.to_lowercase() == anchor),
+            alerts
+                .iter()
+                .any(|(name, _, _)| &name.to_lowercase() == anchor),
             "docs/operations.md has a runbook for `{anchor}`, which is no alert"
         );
     }
