@@ -35,7 +35,7 @@ enum Command {
     Score(commands::score::Args),
     /// Benchmark tools: a remote-write load generator and a downstream sink.
     Bench(commands::bench::Args),
-    /// Prometheus exporters: `sim` (platform simulator with incident injection).
+    /// Prometheus exporters: `sim` (platform simulator with incident injection), `probe` (HTTP probes).
     Exporter(commands::exporter::Args),
     /// Start the local stack (simulator, adapter, Prometheus x2, Alertmanager) on embedded defaults.
     Up(commands::up::Args),

@@ -50,6 +50,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../provisioning/prometheus-downstream.yml"),
     ),
     (
+        "provisioning/adapter.yml",
+        include_str!("../provisioning/adapter.yml"),
+    ),
+    (
         "provisioning/alertmanager.yml",
         include_str!("../provisioning/alertmanager.yml"),
     ),
@@ -123,15 +127,48 @@ impl Ports {
     }
 }
 
-/// Writes the embedded configuration files under `dir`, ports rewritten.
-pub fn write_files(dir: &Path, ports: Ports) -> anyhow::Result<()> {
+/// The embedded file at `path`, ports rewritten.
+pub fn file(path: &str, ports: Ports) -> anyhow::Result<String> {
+    FILES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, text)| ports.rewrite(text))
+        .with_context(|| format!("{path} is not embedded"))
+}
+
+/// Removes the scrape jobs named `jobs` (`  - job_name: NAME` and its indented lines) from a
+/// Prometheus configuration.
+pub fn without_jobs(config: &str, jobs: &[&str]) -> String {
+    let mut out = Vec::new();
+    let mut skipping = false;
+    for line in config.lines() {
+        if let Some(name) = line.trim_start().strip_prefix("- job_name:") {
+            skipping = jobs.contains(&name.trim());
+        } else if skipping && !line.starts_with("    ") {
+            skipping = false;
+        }
+        if !skipping {
+            out.push(line);
+        }
+    }
+    out.join("\n") + "\n"
+}
+
+/// Writes the embedded configuration files under `dir`, ports rewritten, without the scrape jobs
+/// `skipped_jobs` in the Prometheus configurations.
+pub fn write_files(dir: &Path, ports: Ports, skipped_jobs: &[&str]) -> anyhow::Result<()> {
     for (path, text) in FILES {
+        let text = if path.starts_with("provisioning/prometheus") {
+            without_jobs(text, skipped_jobs)
+        } else {
+            text.to_string()
+        };
         let path = dir.join(path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        std::fs::write(&path, ports.rewrite(text))
+        std::fs::write(&path, ports.rewrite(&text))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
@@ -275,6 +312,22 @@ mod tests {
         );
         assert_eq!(Ports::new(0).expect("zero").rewrite(text), text);
         assert!(Ports::new(60_000).is_err());
+    }
+
+    #[test]
+    fn without_jobs_drops_only_the_named_scrape_job() {
+        let config = include_str!("../provisioning/prometheus.yml");
+        let trimmed = without_jobs(config, &["omen-webhook"]);
+        assert!(!trimmed.contains("omen-webhook"));
+        assert!(!trimmed.contains(":9302"));
+        for job in ["prometheus", "omen-sim", "omen-adapter", "alertmanager"] {
+            assert!(
+                trimmed.contains(&format!("job_name: {job}\n")),
+                "{job} kept"
+            );
+        }
+        assert!(trimmed.contains("remote_write:"));
+        assert_eq!(without_jobs(config, &[]), config);
     }
 
     #[test]

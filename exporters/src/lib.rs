@@ -6,6 +6,9 @@
 //! gauge `omen_sim_incident_active{service,kind}` says when an incident really happened, so the
 //! precision and recall of anomaly alerts can be measured.
 //!
+//! The [`probe`] exporter is a small blackbox-style HTTP prober: up, duration and status code of a
+//! list of URLs.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), omen_exporters::Error> {
 //! let config = omen_exporters::sim::SimConfig::from_yaml("time_scale: 60")?;
@@ -16,6 +19,7 @@
 //! ```
 
 mod error;
+pub mod probe;
 pub mod sim;
 
 pub use error::Error;

@@ -55,13 +55,16 @@ pub fn run(args: Args) -> Result<(), Failure> {
     std::fs::create_dir_all(&logs)
         .with_context(|| format!("cannot create {}", logs.display()))
         .map_err(Failure::Usage)?;
-    stack::write_files(&dir, ports).map_err(Failure::Usage)?;
     let sim =
         super::exporter::sim_config(None, Some(ports.addr(port::SIM)), Some(args.time_scale))?;
     let _telemetry = telemetry::init(&args.telemetry, "omen-up").map_err(Failure::Usage)?;
+    let webhook = webhook_available(ports);
+    // Without the webhook, Prometheus would scrape nothing there and page about it.
+    let skipped_jobs: &[&str] = if webhook { &[] } else { &["omen-webhook"] };
+    stack::write_files(&dir, ports, skipped_jobs).map_err(Failure::Usage)?;
     runtime()?.block_on(async move {
         let mut running = Running::default();
-        let result = start_and_wait(&mut running, &dir, ports, sim, args.duration).await;
+        let result = start_and_wait(&mut running, &dir, ports, sim, webhook, args.duration).await;
         running.stop().await;
         println!("omen up: stopped; state was in {}", dir.display());
         result.map_err(Failure::Runtime)
@@ -92,7 +95,11 @@ impl Running {
 }
 
 /// The child processes, in start order. Programs are looked up on PATH; `None` skips the entry.
-fn child_specs(dir: &std::path::Path, ports: Ports) -> anyhow::Result<Vec<ChildSpec>> {
+fn child_specs(
+    dir: &std::path::Path,
+    ports: Ports,
+    webhook: bool,
+) -> anyhow::Result<Vec<ChildSpec>> {
     let prometheus = stack::find_program(&["prometheus"])
         .context("`prometheus` not found on PATH; run scripts/install-deps")?;
     let alertmanager = stack::find_program(&["prometheus-alertmanager", "alertmanager"])
@@ -131,26 +138,14 @@ fn child_specs(dir: &std::path::Path, ports: Ports) -> anyhow::Result<Vec<ChildS
         },
     ];
     // The webhook: started when this binary has the `webhook` subcommand (on its default ports).
-    let omen = std::env::current_exe().context("cannot find the omen binary")?;
-    if has_subcommand(&omen, "webhook") {
-        if ports.get(0) == 0 {
-            specs.push(ChildSpec {
-                name: "webhook",
-                program: omen,
-                args: vec!["webhook".into()],
-                ready_url: format!("{}/ready", url(port::WEBHOOK_ADMIN)),
-                url: url(port::WEBHOOK),
-            });
-        } else {
-            tracing::warn!(
-                message =
-                    "The webhook runs on its default ports only; not started with --port-offset."
-            );
-        }
-    } else {
-        tracing::info!(
-            message = "This build has no `omen webhook`; alerts reach Alertmanager but no remediation runs."
-        );
+    if webhook {
+        specs.push(ChildSpec {
+            name: "webhook",
+            program: std::env::current_exe().context("cannot find the omen binary")?,
+            args: vec!["webhook".into()],
+            ready_url: format!("{}/ready", url(port::WEBHOOK_ADMIN)),
+            url: url(port::WEBHOOK),
+        });
     }
     specs.push(ChildSpec {
         name: "prometheus",
@@ -167,6 +162,27 @@ fn child_specs(dir: &std::path::Path, ports: Ports) -> anyhow::Result<Vec<ChildS
     Ok(specs)
 }
 
+/// Whether the webhook can be started: this binary has `omen webhook`, and ports are not shifted
+/// (it runs on its own defaults).
+fn webhook_available(ports: Ports) -> bool {
+    let Ok(omen) = std::env::current_exe() else {
+        return false;
+    };
+    if !has_subcommand(&omen, "webhook") {
+        tracing::info!(
+            message = "This build has no `omen webhook`; alerts reach Alertmanager but no remediation runs."
+        );
+        return false;
+    }
+    if ports.get(0) != 0 {
+        tracing::warn!(
+            message = "The webhook runs on its default ports only; not started with --port-offset."
+        );
+        return false;
+    }
+    true
+}
+
 fn has_subcommand(omen: &std::path::Path, name: &str) -> bool {
     std::process::Command::new(omen)
         .args([name, "--help"])
@@ -181,6 +197,7 @@ async fn start_and_wait(
     dir: &std::path::Path,
     ports: Ports,
     sim: omen_exporters::sim::SimConfig,
+    webhook: bool,
     duration: Option<Duration>,
 ) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
@@ -195,27 +212,14 @@ async fn start_and_wait(
         }
     };
 
-    let mut specs = child_specs(dir, ports)?.into_iter();
+    let mut specs = child_specs(dir, ports, webhook)?.into_iter();
     // Downstream Prometheus and Alertmanager first: the adapter forwards into the former.
     for spec in specs.by_ref().take(2) {
         start_child(running, spec, dir, &client).await?;
     }
 
-    let mut adapter = omen_prom_adapter::Config {
-        listen: ports.addr(port::ADAPTER),
-        admin_listen: ports.addr(port::ADAPTER_ADMIN),
-        ..Default::default()
-    };
-    adapter.downstream.url = format!(
-        "http://{}/api/v1/write",
-        ports.addr(port::PROMETHEUS_DOWNSTREAM)
-    );
-    adapter.scoring.outputs = vec![
-        omen_prom_adapter::OutputKind::Score,
-        omen_prom_adapter::OutputKind::Expected,
-        omen_prom_adapter::OutputKind::Lower,
-        omen_prom_adapter::OutputKind::Upper,
-    ];
+    let adapter =
+        omen_prom_adapter::Config::from_yaml(&stack::file("provisioning/adapter.yml", ports)?)?;
     let adapter = omen_prom_adapter::Server::bind(adapter).await?;
     let shutdown = until_stopped();
     running.tasks.push(tokio::spawn(async move {

@@ -162,8 +162,10 @@ impl Platform {
         }
 
         // Requests and status codes.
-        let expected = profile.base_rps * load * dt + state.carry;
-        let total = expected.floor().max(0.0);
+        // Arrivals: Poisson-like noise around the mean, fractional requests carried over.
+        let mean = profile.base_rps * load * dt;
+        let expected = (mean + mean.sqrt() * noise.normal()).max(0.0) + state.carry;
+        let total = expected.floor();
         state.carry = expected - total;
         let total = total as u64;
         let mut error_ratio = profile.error_ratio;
@@ -216,7 +218,8 @@ impl Platform {
         let memory = profile.memory_bytes * (1.0 + 0.03 * (seasonal - 1.0))
             + profile.memory_bytes * 0.005 * noise.normal()
             + state.leaked;
-        let mut queue = profile.queue_capacity * 0.05 * load * load * (1.0 + 0.1 * noise.normal());
+        let queued = profile.queue_capacity * (0.2 + 0.2 * load * load);
+        let mut queue = queued + queued.sqrt() * noise.normal();
         if effects.latency_spike {
             queue *= 4.0;
         }

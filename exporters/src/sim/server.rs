@@ -248,6 +248,9 @@ impl IntoResponse for Error {
 }
 
 async fn metrics(State(simulator): State<Arc<Simulator>>) -> impl IntoResponse {
+    // Bring the simulation up to the scrape's instant, so counters match the scrape time exactly
+    // instead of moving in tick-sized steps that alias with the scrape interval.
+    simulator.step();
     (
         [(
             axum::http::header::CONTENT_TYPE,
