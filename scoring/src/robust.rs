@@ -2,13 +2,16 @@
 
 /// Consistency constant that makes the MAD estimate the standard deviation of normal data.
 const MAD_TO_SIGMA: f64 = 1.4826;
+/// Consistency constant that makes the mean absolute deviation estimate it (sqrt(pi/2)).
+const MEAN_ABS_TO_SIGMA: f64 = 1.2533;
 
 /// Location and scale of a window, used to normalise it and the value scored against it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Normaliser {
     /// Median of the window.
     pub location: f64,
-    /// `max(1.4826 * MAD, 1e-3 * |median|, 1e-9)`.
+    /// `max(1.4826 * MAD, 1.2533 * mean |x - median|, 1e-3 * |median|, 1e-9)`: the mean absolute
+    /// deviation keeps mostly-constant windows (MAD 0, a few other values) from getting a tiny scale.
     pub scale: f64,
 }
 
@@ -21,8 +24,12 @@ impl Normaliser {
         for value in scratch.iter_mut() {
             *value = (*value - location).abs();
         }
+        let mean_abs = scratch.iter().sum::<f64>() / scratch.len() as f64;
         let mad = median_in_place(scratch);
-        let scale = (MAD_TO_SIGMA * mad).max(1e-3 * location.abs()).max(1e-9);
+        let scale = (MAD_TO_SIGMA * mad)
+            .max(MEAN_ABS_TO_SIGMA * mean_abs)
+            .max(1e-3 * location.abs())
+            .max(1e-9);
         Self { location, scale }
     }
 
@@ -63,7 +70,7 @@ mod tests {
         assert_eq!(odd.location, 3.0);
         let even = Normaliser::of(&[4.0, 1.0, 3.0, 2.0], &mut scratch);
         assert_eq!(even.location, 2.5);
-        // |x - 2.5| = 1.5, 1.5, 0.5, 0.5 -> MAD 1.0
+        // |x - 2.5| = 1.5, 1.5, 0.5, 0.5 -> MAD 1.0 (mean 1.0 too; 1.4826 > 1.2533)
         assert!((even.scale - 1.4826).abs() < 1e-12);
     }
 
@@ -75,6 +82,16 @@ mod tests {
         assert!((flat.scale - 0.2).abs() < 1e-12);
         let zero = Normaliser::of(&[0.0; 8], &mut scratch);
         assert_eq!(zero.scale, 1e-9);
+    }
+
+    #[test]
+    fn mostly_constant_window_is_scaled_by_its_mean_absolute_deviation() {
+        let mut scratch = Vec::new();
+        let mut window = [0.0; 32];
+        window[3] = 1.0;
+        window[17] = 1.0;
+        let n = Normaliser::of(&window, &mut scratch);
+        assert_eq!((n.location, n.scale), (0.0, 1.2533 * 2.0 / 32.0));
     }
 
     #[test]
