@@ -3,6 +3,7 @@
 //! The binary stays thin: it parses arguments, sets up logging and hands over to the library crates.
 
 mod commands;
+mod stack;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -34,6 +35,10 @@ enum Command {
     Score(commands::score::Args),
     /// Benchmark tools: a remote-write load generator and a downstream sink.
     Bench(commands::bench::Args),
+    /// Prometheus exporters: `sim` (platform simulator with incident injection), `probe` (HTTP probes).
+    Exporter(commands::exporter::Args),
+    /// Start the local stack (simulator, adapter, Prometheus x2, Alertmanager) on embedded defaults.
+    Up(commands::up::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +47,8 @@ fn main() -> ExitCode {
         Command::Adapter(args) => commands::adapter::run(args),
         Command::Score(args) => commands::score::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Exporter(args) => commands::exporter::run(args),
+        Command::Up(args) => commands::up::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

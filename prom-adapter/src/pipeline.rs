@@ -18,6 +18,9 @@ use crate::selector::SeriesFilter;
 /// How many problems an error body lists before summarising.
 const MAX_LISTED_PROBLEMS: usize = 5;
 
+/// A decoded request: its series with their metric types, and its metadata entries.
+type Decoded = (Vec<(v1::TimeSeries, MetricType)>, Vec<v1::MetricMetadata>);
+
 /// Counts of what a request carried and what was accepted (reported in 2.0 response headers).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Written {
@@ -99,12 +102,7 @@ impl Pipeline {
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn decode(
-        &self,
-        protocol: Protocol,
-        raw: Bytes,
-    ) -> Result<(Vec<(v1::TimeSeries, MetricType)>, Vec<v1::MetricMetadata>), Error> {
+    fn decode(&self, protocol: Protocol, raw: Bytes) -> Result<Decoded, Error> {
         match protocol {
             Protocol::V1 => {
                 let request = decode::decode_v1(raw)?;

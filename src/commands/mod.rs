@@ -2,7 +2,9 @@
 
 pub mod adapter;
 pub mod bench;
+pub mod exporter;
 pub mod score;
+pub mod up;
 
 /// Why a subcommand failed: bad configuration (exit 64) or a failure at run time (exit 1).
 #[derive(Debug)]

@@ -2,8 +2,7 @@
 //! Prometheus loaded through remote write, and a decoder for the Arrow frames the plugin answers.
 #![allow(dead_code, missing_docs)]
 
-#[path = "../../../prom-adapter/tests/support/prometheus.rs"]
-pub mod prometheus;
+pub use omen_test_support::prometheus;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};

@@ -1,7 +1,7 @@
 //! Test support: an adapter on 127.0.0.1:0, a recording remote-write sink, and request builders.
-#![allow(dead_code, missing_docs)]
+#![allow(dead_code, missing_docs, unused_imports)]
 
-pub mod prometheus;
+pub use omen_test_support::prometheus;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,28 +1,41 @@
 //! A real Prometheus (the `prometheus` binary on PATH) started for one test on 127.0.0.1.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use crate::free_port;
+
+/// A running Prometheus, killed when dropped.
 pub struct Prometheus {
+    /// Its HTTP port on 127.0.0.1.
     pub port: u16,
     child: Child,
-    _dir: tempfile::TempDir,
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    dir: tempfile::TempDir,
 }
 
 impl Prometheus {
     /// Starts Prometheus with the YAML config `config(port)` and extra flags; waits until it is ready.
     pub async fn start(config: impl FnOnce(u16) -> String, extra_flags: &[&str]) -> Self {
+        Self::start_with_files(config, &[], extra_flags).await
+    }
+
+    /// Like [`Prometheus::start`], first writing `files` (relative path, content) next to the
+    /// config, so the config can name them relatively (rule files, for instance).
+    pub async fn start_with_files(
+        config: impl FnOnce(u16) -> String,
+        files: &[(&str, String)],
+        extra_flags: &[&str],
+    ) -> Self {
         require_binary();
         let dir = tempfile::tempdir().expect("tempdir");
+        for (path, content) in files {
+            let path = dir.path().join(path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("create dir");
+            }
+            std::fs::write(path, content).expect("write file");
+        }
         let config_path = dir.path().join("prometheus.yml");
         let port = free_port();
         std::fs::write(&config_path, config(port)).expect("write config");
@@ -40,52 +53,51 @@ impl Prometheus {
             .stderr(log)
             .spawn()
             .expect("the prometheus binary is on PATH (scripts/install-deps installs it)");
-        let prometheus = Self {
-            port,
-            child,
-            _dir: dir,
-        };
+        let prometheus = Self { port, child, dir };
         prometheus.wait_ready().await;
         prometheus
     }
 
+    /// Its base URL.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default()
+    /// Its working directory (config, files, data, log).
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
     }
 
     async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let client = reqwest::Client::new();
-        while Instant::now() < deadline {
-            if let Ok(r) = client.get(format!("{}/-/ready", self.url())).send().await
-                && r.status().is_success()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if !crate::wait_http_ok(&format!("{}/-/ready", self.url()), Duration::from_secs(30)).await {
+            panic!(
+                "Prometheus did not become ready within 30s:\n{}",
+                self.log()
+            );
         }
-        panic!(
-            "Prometheus did not become ready within 30s:\n{}",
-            self.log()
-        );
+    }
+
+    /// Runs an instant query and returns the whole JSON answer, whatever its status.
+    pub async fn query_raw(&self, promql: &str) -> (u16, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v1/query", self.url()))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("query={}", crate::urlencode(promql)))
+            .send()
+            .await
+            .expect("query sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("query answer is JSON"))
     }
 
     /// Runs an instant query and returns the `data.result` array.
     pub async fn query(&self, promql: &str) -> Vec<serde_json::Value> {
-        let response: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/api/v1/query", self.url()))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(format!("query={}", urlencode(promql)))
-            .send()
-            .await
-            .expect("query sent")
-            .json()
-            .await
-            .expect("query answer is JSON");
+        let (_, response) = self.query_raw(promql).await;
         assert_eq!(
             response["status"], "success",
             "query {promql} failed: {response}"
@@ -124,21 +136,5 @@ impl Drop for Prometheus {
 
 /// Whether the binary exists; tests fail loudly if not (scripts/test installs it).
 pub fn require_binary() {
-    let found = std::env::var_os("PATH")
-        .map(|paths| {
-            std::env::split_paths(&paths).any(|p| Path::new(&p).join("prometheus").is_file())
-        })
-        .unwrap_or(false);
-    assert!(found, "`prometheus` not on PATH: run scripts/install-deps");
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    crate::require_binary("prometheus");
 }
