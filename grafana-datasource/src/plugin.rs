@@ -123,8 +123,9 @@ impl OmenDatasource {
             .iter()
             .map(|columns| series_frame(columns, resolved.query_type, resolved.threshold))
             .collect();
+        // The query's metadata goes on its first frame (an empty frame when there are no series).
         match frames.first_mut() {
-            Some(first) => *first = std::mem::replace(first, Frame::new("")).with_metadata(meta),
+            Some(first) => first.meta = Some(meta),
             None => frames.push(Frame::new("").with_metadata(meta)),
         }
         let checked = frames

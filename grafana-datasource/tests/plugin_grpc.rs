@@ -293,6 +293,7 @@ async fn each_query_fails_alone_with_its_ref_id() {
                 now - HOUR,
                 now,
             ),
+            query("NONE", json!({"expr": "no_such_metric"}), now - HOUR, now),
         ],
     )
     .await;
@@ -326,6 +327,18 @@ async fn each_query_fails_alone_with_its_ref_id() {
         );
     }
     assert!(responses["HIDDEN"].frames.is_empty() && responses["HIDDEN"].error.is_empty());
+    // No series: one empty frame that still tells the query inspector what ran.
+    let none = frames(&responses["NONE"]);
+    assert_eq!(none.len(), 1);
+    assert!(none[0].fields.is_empty());
+    let executed = &none[0].meta.as_ref().expect("meta")["executedQueryString"];
+    assert!(
+        executed
+            .as_str()
+            .expect("string")
+            .starts_with("no_such_metric"),
+        "{executed}"
+    );
 
     // A Prometheus that is down is a downstream failure (502), not a crash.
     let down = format!("http://127.0.0.1:{}", prometheus::free_port());

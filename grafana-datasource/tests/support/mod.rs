@@ -132,7 +132,10 @@ pub async fn query_data(
     context: pluginv2::PluginContext,
     queries: Vec<pluginv2::DataQuery>,
 ) -> HashMap<String, pluginv2::DataResponse> {
+    // Band answers are large (100 series x 1,000 points is about 4 MB of Arrow): lift tonic's
+    // 4 MiB default receive limit.
     pluginv2::data_client::DataClient::new(channel.clone())
+        .max_decoding_message_size(256 << 20)
         .query_data(pluginv2::QueryDataRequest {
             plugin_context: Some(context),
             headers: HashMap::new(),
