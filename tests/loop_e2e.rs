@@ -158,7 +158,7 @@ async fn incident_is_scored_alerted_notified_and_remediated() {
     let _upstream = Prometheus::start(
         move |_| {
             format!(
-                r#"global: {{scrape_interval: 1s}}
+                r#"global: {{scrape_interval: 5s}}
 scrape_configs:
   - job_name: omen-sim
     static_configs: [{{targets: ["{sim_addr}"]}}]
