@@ -31,6 +31,8 @@ struct Cli {
 enum Command {
     /// Run the Prometheus remote-write adapter that scores every sample.
     Adapter(commands::adapter::Args),
+    /// Run the Alertmanager webhook that turns alerts into remediation, exactly once.
+    Webhook(commands::webhook::Args),
     /// Score a CSV file (timestamp,value) with the scoring engine and print the results.
     Score(commands::score::Args),
     /// Benchmark tools: a remote-write load generator and a downstream sink.
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Adapter(args) => commands::adapter::run(args),
+        Command::Webhook(args) => commands::webhook::run(args),
         Command::Score(args) => commands::score::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Exporter(args) => commands::exporter::run(args),

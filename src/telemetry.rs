@@ -40,6 +40,10 @@ impl Drop for Telemetry {
 /// Installs the global subscriber; `service` names the process in exported traces.
 pub fn init(args: &TelemetryArgs, service: &'static str) -> anyhow::Result<Telemetry> {
     let filter = EnvFilter::try_new(&args.log)?;
+    // W3C trace context on outgoing requests (the webhook's HTTP actions carry it).
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
     let provider = match &args.otlp_endpoint {
         Some(endpoint) => {
             let exporter = opentelemetry_otlp::SpanExporter::builder()

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod exporter;
 pub mod score;
 pub mod up;
+pub mod webhook;
 
 /// Why a subcommand failed: bad configuration (exit 64) or a failure at run time (exit 1).
 #[derive(Debug)]
