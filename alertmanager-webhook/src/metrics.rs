@@ -1,7 +1,7 @@
 //! The webhook's self-metrics, served on the admin port.
 
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 /// Stages named in `omen_webhook_errors_total{stage}`.
@@ -29,8 +29,8 @@ pub struct Metrics {
     pub alerts_received: IntCounterVec,
     /// `omen_webhook_jobs_created_total{rule,action}`
     pub jobs_created: IntCounterVec,
-    /// `omen_webhook_jobs_deduplicated_total{rule}`: duplicate deliveries that created no job.
-    pub jobs_deduplicated: IntCounterVec,
+    /// `omen_webhook_jobs_deduplicated_total`: duplicate deliveries that created no job.
+    pub jobs_deduplicated: IntCounter,
     /// `omen_webhook_actions_total{rule,action,outcome}`
     pub actions: IntCounterVec,
     /// `omen_webhook_jobs_failed_total{rule,action}`: jobs that failed for good.
@@ -108,11 +108,14 @@ impl Metrics {
                 "Remediation jobs created.",
                 &["rule", "action"],
             )?,
-            jobs_deduplicated: counter(
-                "omen_webhook_jobs_deduplicated_total",
-                "Jobs not created again because the same alert was delivered before.",
-                &["rule"],
-            )?,
+            jobs_deduplicated: {
+                let c = IntCounter::new(
+                    "omen_webhook_jobs_deduplicated_total",
+                    "Jobs not created again because the same alert was delivered before.",
+                )?;
+                registry.register(Box::new(c.clone()))?;
+                c
+            },
             actions: counter(
                 "omen_webhook_actions_total",
                 "Job attempts and decisions by outcome.",

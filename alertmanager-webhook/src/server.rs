@@ -309,7 +309,6 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response 
                 state
                     .metrics
                     .jobs_deduplicated
-                    .with_label_values(&["any"])
                     .inc_by(stored.duplicates as u64);
             }
             if runnable {

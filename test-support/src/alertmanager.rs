@@ -17,6 +17,29 @@ pub struct Alertmanager {
 impl Alertmanager {
     /// Starts Alertmanager with the YAML config `config`, clustering off; waits until it is ready.
     pub async fn start(config: &str) -> Self {
+        Self::start_with_args(config, &["--cluster.listen-address=".to_owned()]).await
+    }
+
+    /// Starts one peer of an Alertmanager cluster: gossip on 127.0.0.1:`cluster_port`, joining
+    /// `peers` (their cluster ports), with short peer timeouts so HA behaviour shows in seconds.
+    pub async fn start_clustered(config: &str, cluster_port: u16, peers: &[u16]) -> Self {
+        let mut args = vec![
+            format!("--cluster.listen-address=127.0.0.1:{cluster_port}"),
+            format!("--cluster.advertise-address=127.0.0.1:{cluster_port}"),
+            "--cluster.peer-timeout=2s".to_owned(),
+            "--cluster.gossip-interval=100ms".to_owned(),
+            "--cluster.pushpull-interval=2s".to_owned(),
+            "--cluster.settle-timeout=1s".to_owned(),
+        ];
+        args.extend(
+            peers
+                .iter()
+                .map(|p| format!("--cluster.peer=127.0.0.1:{p}")),
+        );
+        Self::start_with_args(config, &args).await
+    }
+
+    async fn start_with_args(config: &str, extra: &[String]) -> Self {
         crate::require_binary(BINARY);
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("alertmanager.yml");
@@ -30,7 +53,7 @@ impl Alertmanager {
                 dir.path().join("data").display()
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
+            .args(extra)
             .arg("--log.level=warn")
             .stdout(Stdio::null())
             .stderr(log)
@@ -56,6 +79,21 @@ impl Alertmanager {
     /// What it logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
+    }
+
+    /// Posts alerts as Prometheus does (`POST /api/v2/alerts`, a JSON array).
+    pub async fn post_alerts(&self, alerts: &serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v2/alerts", self.url()))
+            .json(alerts)
+            .send()
+            .await
+            .expect("alertmanager answers");
+        assert!(
+            response.status().is_success(),
+            "posting alerts: {}",
+            response.status()
+        );
     }
 
     /// The alerts it holds (`GET /api/v2/alerts`).

@@ -15,7 +15,10 @@
 //! ```
 
 pub mod alertmanager;
+pub mod postgres;
 pub mod prometheus;
+pub mod recorder;
+pub mod smtp;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

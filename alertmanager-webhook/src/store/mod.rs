@@ -173,117 +173,152 @@ impl Store {
     }
 
     /// Stores notifications, their alerts and new jobs in one transaction (one disk sync for
-    /// the batch). A job whose dedup key exists is not created again.
+    /// the batch). A job whose dedup key exists is not created again. Jobs are inserted in
+    /// dedup-key order, so replicas writing overlapping batches at once never deadlock.
     pub async fn ingest(&self, batch: &[Ingest]) -> Result<Vec<Ingested>, Error> {
         let mut tx = self.pool.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
-        for item in batch {
-            let n = &item.checked.notification;
-            let notification_id: i64 = sqlx::query(
-                "INSERT INTO notifications (received_at, receiver, status, group_key, external_url, \
-                 alert_count, truncated_alerts, replica) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 RETURNING id",
-            )
-            .bind(item.received_at)
-            .bind(&n.receiver)
-            .bind(n.status.as_str())
-            .bind(&n.group_key)
-            .bind(&n.external_url)
-            .bind(n.alerts.len() as i64)
-            .bind(i64::try_from(n.truncated_alerts).unwrap_or(i64::MAX))
-            .bind(&self.replica)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-            let mut result = Ingested {
+        let mut jobs = Vec::new();
+        for (position, item) in batch.iter().enumerate() {
+            let notification_id = self.insert_notification(&mut tx, item).await?;
+            results.push(Ingested {
                 notification_id,
                 ..Ingested::default()
-            };
-            for (index, alert) in n.alerts.iter().enumerate() {
-                let (starts_at, ends_at) = item.checked.times[index];
-                sqlx::query(
-                    "INSERT INTO alerts (notification_id, received_at, fingerprint, status, \
-                     alertname, starts_at, ends_at, labels, annotations, generator_url) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(notification_id)
-                .bind(item.received_at)
-                .bind(&alert.fingerprint)
-                .bind(alert.status.as_str())
-                .bind(alert.labels.get("alertname").map_or("", String::as_str))
-                .bind(starts_at)
-                .bind(ends_at)
-                .bind(serde_json::to_string(&alert.labels).unwrap_or_default())
-                .bind(serde_json::to_string(&alert.annotations).unwrap_or_default())
-                .bind(&alert.generator_url)
-                .execute(&mut *tx)
-                .await?;
-                for job in item.jobs.get(index).into_iter().flatten() {
-                    let (spec, job_state, outcome, detail, finished) = match &job.spec {
-                        Ok(spec) => (
-                            serde_json::to_string(spec).unwrap_or_default(),
-                            if job.approval {
-                                state::AWAITING_APPROVAL
-                            } else {
-                                state::QUEUED
-                            },
-                            None,
-                            spec.describe(),
-                            None,
-                        ),
-                        Err(error) => (
-                            "null".to_owned(),
-                            state::FAILED,
-                            Some("template_error"),
-                            error.clone(),
-                            Some(item.received_at),
-                        ),
-                    };
-                    let id: Option<i64> = sqlx::query(
-                        "INSERT INTO jobs (dedup_key, notification_id, rule, action, kind, \
-                         fingerprint, alert_status, starts_at, target, spec, state, dry_run, \
-                         attempts, max_attempts, not_before, received_at, finished_at, outcome, \
-                         detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, \
-                         $13, $14, $14, $15, $16, $17) ON CONFLICT (dedup_key) DO NOTHING \
-                         RETURNING id",
-                    )
-                    .bind(&job.dedup_key)
-                    .bind(notification_id)
-                    .bind(&job.rule)
-                    .bind(&job.action)
-                    .bind(job.kind)
-                    .bind(&job.fingerprint)
-                    .bind(job.alert_status.as_str())
-                    .bind(job.starts_at)
-                    .bind(&job.target)
-                    .bind(spec)
-                    .bind(job_state)
-                    .bind(i64::from(job.dry_run))
-                    .bind(job.max_attempts)
-                    .bind(item.received_at)
-                    .bind(finished)
-                    .bind(outcome)
-                    .bind(&detail)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .map(|row| row.try_get(0))
-                    .transpose()?;
-                    match id {
-                        Some(id) => {
-                            self.event_in(&mut tx, id, item.received_at, job_state, &detail)
-                                .await?;
-                            result
-                                .created
-                                .push((job.rule.clone(), job.action.clone(), job_state));
-                        }
-                        None => result.duplicates += 1,
-                    }
+            });
+            let item_jobs = item.jobs.iter().flatten();
+            jobs.extend(item_jobs.map(|job| (position, notification_id, job)));
+        }
+        jobs.sort_by(|a, b| a.2.dedup_key.cmp(&b.2.dedup_key));
+        for (position, notification_id, job) in jobs {
+            let received_at = batch[position].received_at;
+            let result = &mut results[position];
+            match self
+                .insert_job(&mut tx, job, notification_id, received_at)
+                .await?
+            {
+                Some(job_state) => {
+                    result
+                        .created
+                        .push((job.rule.clone(), job.action.clone(), job_state));
                 }
+                None => result.duplicates += 1,
             }
-            results.push(result);
         }
         tx.commit().await?;
         Ok(results)
+    }
+
+    /// Inserts one notification and its alerts; returns the notification's id.
+    async fn insert_notification(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        item: &Ingest,
+    ) -> Result<i64, Error> {
+        let n = &item.checked.notification;
+        let notification_id: i64 = sqlx::query(
+            "INSERT INTO notifications (received_at, receiver, status, group_key, external_url, \
+             alert_count, truncated_alerts, replica) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             RETURNING id",
+        )
+        .bind(item.received_at)
+        .bind(&n.receiver)
+        .bind(n.status.as_str())
+        .bind(&n.group_key)
+        .bind(&n.external_url)
+        .bind(n.alerts.len() as i64)
+        .bind(i64::try_from(n.truncated_alerts).unwrap_or(i64::MAX))
+        .bind(&self.replica)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+        for (index, alert) in n.alerts.iter().enumerate() {
+            let (starts_at, ends_at) = item.checked.times[index];
+            sqlx::query(
+                "INSERT INTO alerts (notification_id, received_at, fingerprint, status, \
+                 alertname, starts_at, ends_at, labels, annotations, generator_url) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(notification_id)
+            .bind(item.received_at)
+            .bind(&alert.fingerprint)
+            .bind(alert.status.as_str())
+            .bind(alert.labels.get("alertname").map_or("", String::as_str))
+            .bind(starts_at)
+            .bind(ends_at)
+            .bind(serde_json::to_string(&alert.labels).unwrap_or_default())
+            .bind(serde_json::to_string(&alert.annotations).unwrap_or_default())
+            .bind(&alert.generator_url)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(notification_id)
+    }
+
+    /// Inserts a job unless its dedup key exists; returns its initial state when created.
+    async fn insert_job(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        job: &NewJob,
+        notification_id: i64,
+        received_at: i64,
+    ) -> Result<Option<&'static str>, Error> {
+        let (spec, job_state, outcome, detail, finished) = match &job.spec {
+            Ok(spec) => (
+                serde_json::to_string(spec).unwrap_or_default(),
+                if job.approval {
+                    state::AWAITING_APPROVAL
+                } else {
+                    state::QUEUED
+                },
+                None,
+                spec.describe(),
+                None,
+            ),
+            Err(error) => (
+                "null".to_owned(),
+                state::FAILED,
+                Some("template_error"),
+                error.clone(),
+                Some(received_at),
+            ),
+        };
+        let id: Option<i64> = sqlx::query(
+            "INSERT INTO jobs (dedup_key, notification_id, rule, action, kind, \
+             fingerprint, alert_status, starts_at, target, spec, state, dry_run, \
+             attempts, max_attempts, not_before, received_at, finished_at, outcome, \
+             detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, \
+             $13, $14, $14, $15, $16, $17) ON CONFLICT (dedup_key) DO NOTHING \
+             RETURNING id",
+        )
+        .bind(&job.dedup_key)
+        .bind(notification_id)
+        .bind(&job.rule)
+        .bind(&job.action)
+        .bind(job.kind)
+        .bind(&job.fingerprint)
+        .bind(job.alert_status.as_str())
+        .bind(job.starts_at)
+        .bind(&job.target)
+        .bind(spec)
+        .bind(job_state)
+        .bind(i64::from(job.dry_run))
+        .bind(job.max_attempts)
+        .bind(received_at)
+        .bind(finished)
+        .bind(outcome)
+        .bind(&detail)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?;
+        match id {
+            Some(id) => {
+                self.event_in(tx, id, received_at, job_state, &detail)
+                    .await?;
+                Ok(Some(job_state))
+            }
+            None => Ok(None),
+        }
     }
 
     async fn event_in(
