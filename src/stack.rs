@@ -58,6 +58,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../provisioning/alertmanager.yml"),
     ),
     (
+        "provisioning/webhook.yml",
+        include_str!("../provisioning/webhook.yml"),
+    ),
+    (
         "rules/omen-anomaly.yml",
         include_str!("../rules/omen-anomaly.yml"),
     ),

@@ -64,6 +64,11 @@ async fn omen_up_starts_every_component_and_stops_after_its_duration() {
             "alertmanager",
             format!("http://127.0.0.1:{}/-/ready", p(9093)),
         ),
+        ("webhook", format!("http://127.0.0.1:{}/ready", p(9302))),
+        (
+            "webhook audit API",
+            format!("http://127.0.0.1:{}/api/v1/jobs", p(9302)),
+        ),
     ];
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut pending: Vec<_> = endpoints.iter().collect();

@@ -1,5 +1,5 @@
 //! `omen up`: the local stack on embedded defaults — the simulator and the adapter in this process,
-//! two Prometheus servers, Alertmanager (and the webhook when this binary has it) as children.
+//! two Prometheus servers, Alertmanager and the webhook (`omen webhook`) as children.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -58,13 +58,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let sim =
         super::exporter::sim_config(None, Some(ports.addr(port::SIM)), Some(args.time_scale))?;
     let _telemetry = telemetry::init(&args.telemetry, "omen-up").map_err(Failure::Usage)?;
-    let webhook = webhook_available(ports);
-    // Without the webhook, Prometheus would scrape nothing there and page about it.
-    let skipped_jobs: &[&str] = if webhook { &[] } else { &["omen-webhook"] };
-    stack::write_files(&dir, ports, skipped_jobs).map_err(Failure::Usage)?;
+    stack::write_files(&dir, ports, &[]).map_err(Failure::Usage)?;
     runtime()?.block_on(async move {
         let mut running = Running::default();
-        let result = start_and_wait(&mut running, &dir, ports, sim, webhook, args.duration).await;
+        let result = start_and_wait(&mut running, &dir, ports, sim, args.duration).await;
         running.stop().await;
         println!("omen up: stopped; state was in {}", dir.display());
         result.map_err(Failure::Runtime)
@@ -95,11 +92,7 @@ impl Running {
 }
 
 /// The child processes, in start order. Programs are looked up on PATH; `None` skips the entry.
-fn child_specs(
-    dir: &std::path::Path,
-    ports: Ports,
-    webhook: bool,
-) -> anyhow::Result<Vec<ChildSpec>> {
+fn child_specs(dir: &std::path::Path, ports: Ports) -> anyhow::Result<Vec<ChildSpec>> {
     let prometheus = stack::find_program(&["prometheus"])
         .context("`prometheus` not found on PATH; run scripts/install-deps")?;
     let alertmanager = stack::find_program(&["prometheus-alertmanager", "alertmanager"])
@@ -137,16 +130,22 @@ fn child_specs(
             url: url(port::ALERTMANAGER),
         },
     ];
-    // The webhook: started when this binary has the `webhook` subcommand (on its default ports).
-    if webhook {
-        specs.push(ChildSpec {
-            name: "webhook",
-            program: std::env::current_exe().context("cannot find the omen binary")?,
-            args: vec!["webhook".into()],
-            ready_url: format!("{}/ready", url(port::WEBHOOK_ADMIN)),
-            url: url(port::WEBHOOK),
-        });
-    }
+    // The webhook (this binary), with its store in the state directory.
+    specs.push(ChildSpec {
+        name: "webhook",
+        program: std::env::current_exe().context("cannot find the omen binary")?,
+        args: vec![
+            "webhook".into(),
+            format!("--config={}", config("webhook.yml")),
+            format!("--store=sqlite://{}", data("webhook.db")),
+        ],
+        ready_url: format!("{}/ready", url(port::WEBHOOK_ADMIN)),
+        url: format!(
+            "{}/webhook  admin {}/api/v1/jobs",
+            url(port::WEBHOOK),
+            url(port::WEBHOOK_ADMIN)
+        ),
+    });
     specs.push(ChildSpec {
         name: "prometheus",
         program: prometheus,
@@ -162,42 +161,11 @@ fn child_specs(
     Ok(specs)
 }
 
-/// Whether the webhook can be started: this binary has `omen webhook`, and ports are not shifted
-/// (it runs on its own defaults).
-fn webhook_available(ports: Ports) -> bool {
-    let Ok(omen) = std::env::current_exe() else {
-        return false;
-    };
-    if !has_subcommand(&omen, "webhook") {
-        tracing::info!(
-            message = "This build has no `omen webhook`; alerts reach Alertmanager but no remediation runs."
-        );
-        return false;
-    }
-    if ports.get(0) != 0 {
-        tracing::warn!(
-            message = "The webhook runs on its default ports only; not started with --port-offset."
-        );
-        return false;
-    }
-    true
-}
-
-fn has_subcommand(omen: &std::path::Path, name: &str) -> bool {
-    std::process::Command::new(omen)
-        .args([name, "--help"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
 async fn start_and_wait(
     running: &mut Running,
     dir: &std::path::Path,
     ports: Ports,
     sim: omen_exporters::sim::SimConfig,
-    webhook: bool,
     duration: Option<Duration>,
 ) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
@@ -212,7 +180,7 @@ async fn start_and_wait(
         }
     };
 
-    let mut specs = child_specs(dir, ports, webhook)?.into_iter();
+    let mut specs = child_specs(dir, ports)?.into_iter();
     // Downstream Prometheus and Alertmanager first: the adapter forwards into the former.
     for spec in specs.by_ref().take(2) {
         start_child(running, spec, dir, &client).await?;

@@ -113,11 +113,34 @@ pub fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Creates the directory of a SQLite file named by a `sqlite:` URL, so a fresh state directory
+/// works.
+fn create_parent_dir(url: &str) -> Result<(), Error> {
+    let path = url
+        .trim_start_matches("sqlite:")
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    match std::path::Path::new(path).parent() {
+        Some(dir) if !path.is_empty() && path != ":memory:" && !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::Config(format!(
+                    "cannot create the store directory {}: {e}",
+                    dir.display()
+                ))
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Store {
     /// Connects, creates the SQLite file if needed, and applies pending migrations.
     pub async fn connect(config: &StoreConfig, replica: &str) -> Result<Self, Error> {
         install_default_drivers();
         let (backend, url) = if config.url.starts_with("sqlite:") {
+            create_parent_dir(&config.url)?;
             let url = if config.url.contains('?') {
                 config.url.clone()
             } else {
