@@ -2,20 +2,15 @@
 //! remote-writes to the adapter; the adapter forwards originals and scores into a second real
 //! Prometheus evaluating the repository's rules (rules/, with `for:` and group intervals shortened
 //! for the test); alerts go to a real Alertmanager configured from provisioning/alertmanager.yml,
-//! whose notifications reach a stand-in for `omen webhook`; remediating from a notification (POST
-//! /remediate on the simulator, as the webhook does) ends the incidents.
+//! whose notifications reach the real webhook configured from provisioning/webhook.yml; its
+//! remediation (POST /remediate on the simulator) ends the incidents and the alerts resolve.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Json;
-use axum::extract::State;
-use axum::routing::post;
 use omen_exporters::sim::{SimConfig, SimServer};
 use omen_test_support::alertmanager::Alertmanager;
 use omen_test_support::prometheus::Prometheus;
-use parking_lot::Mutex;
 
 fn repo_file(path: &str) -> String {
     std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
@@ -41,35 +36,33 @@ fn fast_rules(path: &str) -> String {
         .join("\n")
 }
 
-/// What the stand-in webhook received.
-#[derive(Clone, Default)]
-struct Receiver {
-    notifications: Arc<Mutex<Vec<serde_json::Value>>>,
+/// The webhook as the local stack configures it (provisioning/webhook.yml), healing `sim`.
+async fn start_webhook(sim: SocketAddr, store: &std::path::Path) -> (SocketAddr, SocketAddr) {
+    let text = repo_file("provisioning/webhook.yml")
+        .replace("127.0.0.1:9301", "127.0.0.1:0")
+        .replace("127.0.0.1:9302", "127.0.0.1:0")
+        .replace("http://127.0.0.1:9101/", &format!("http://{sim}/"))
+        .replace("poll_interval: 1s", "poll_interval: 200ms")
+        // Healing on the anomaly alert only, so the test shows the detector closing the loop
+        // (the burn-rate alert fires first and would otherwise heal the service before).
+        .replace("|SLO.*BudgetBurnFast", "");
+    let mut config = omen_webhook::Config::from_yaml(&text).expect("provisioning/webhook.yml");
+    config.store.url = format!("sqlite://{}", store.join("webhook.db").display());
+    let webhook = omen_webhook::Server::bind(config)
+        .await
+        .expect("webhook binds");
+    let addrs = (webhook.data_addr(), webhook.admin_addr());
+    tokio::spawn(webhook.serve(std::future::pending()));
+    addrs
 }
 
-async fn receive(State(receiver): State<Receiver>, Json(body): Json<serde_json::Value>) {
-    receiver.notifications.lock().push(body);
-}
-
-/// What `omen webhook` does for the simulator: POST /remediate for the service of every firing alert.
-async fn remediate(sim: SocketAddr, notification: &serde_json::Value) -> Vec<serde_json::Value> {
-    let mut answers = Vec::new();
-    for alert in notification["alerts"].as_array().into_iter().flatten() {
-        if alert["status"] != "firing" {
-            continue;
-        }
-        if let Some(service) = alert["labels"]["service"].as_str() {
-            let response = reqwest::Client::new()
-                .post(format!("http://{sim}/remediate"))
-                .json(&serde_json::json!({ "service": service }))
-                .send()
-                .await
-                .expect("simulator answers");
-            assert_eq!(response.status().as_u16(), 200);
-            answers.push(response.json().await.expect("json"));
-        }
-    }
-    answers
+async fn get_json(url: String) -> serde_json::Value {
+    reqwest::get(url)
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json")
 }
 
 async fn post_incident(sim: SocketAddr, kind: &str, service: &str) {
@@ -94,22 +87,15 @@ async fn incident_is_scored_alerted_notified_and_remediated() {
     let simulator = sim.simulator();
     tokio::spawn(sim.serve(std::future::pending()));
 
-    // Stand-in webhook receiver.
-    let receiver = Receiver::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let receiver_addr = listener.local_addr().expect("addr");
-    let app = axum::Router::new()
-        .route("/webhook", post(receive))
-        .with_state(receiver.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("receiver serves") });
+    // The webhook, healing the simulator.
+    let state = tempfile::tempdir().expect("tempdir");
+    let (webhook_addr, webhook_admin) = start_webhook(sim_addr, state.path()).await;
 
-    // Alertmanager from the provisioning file, pointed at the receiver, with short waits.
+    // Alertmanager from the provisioning file, pointed at the webhook, with short waits.
     let config = repo_file("provisioning/alertmanager.yml")
         .replace(
             "http://127.0.0.1:9301/webhook",
-            &format!("http://{receiver_addr}/webhook"),
+            &format!("http://{webhook_addr}/webhook"),
         )
         .replace("group_wait: 10s", "group_wait: 1s")
         .replace("group_interval: 1m", "group_interval: 2s");
@@ -211,7 +197,6 @@ remote_write:
         before.len(),
         total_scored[0]["value"][1]
     );
-    let notified_before = receiver.notifications.lock().len();
 
     // The incident: checkout saturates its CPU and fails a quarter of its requests.
     let injected = Instant::now();
@@ -267,44 +252,36 @@ remote_write:
         anomaly["labels"]["alertname"], anomaly["labels"]["omen_metric"]
     );
 
-    // Alertmanager notified the webhook of the firing checkout alerts; remediating from that
-    // notification ends the incidents, and doing it again is harmless.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let notification = loop {
-        let found =
-            receiver.notifications.lock()[notified_before..]
-                .iter()
-                .rev()
-                .find(|n| {
-                    n["status"] == "firing"
-                        && n["alerts"].as_array().into_iter().flatten().any(|a| {
-                            a["status"] == "firing" && a["labels"]["service"] == "checkout"
-                        })
-                })
-                .cloned();
-        if let Some(notification) = found {
-            break notification;
+    // Alertmanager notified the webhook, whose rule heals checkout through the simulator.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let job = loop {
+        let jobs = get_json(format!(
+            "http://{webhook_admin}/api/v1/jobs?state=succeeded"
+        ))
+        .await;
+        let found = jobs.as_array().into_iter().flatten().find(|job| {
+            job["spec"]["body"]
+                .as_str()
+                .is_some_and(|body| body.contains("\"checkout\""))
+        });
+        if let Some(job) = found {
+            break job.clone();
         }
         assert!(
             Instant::now() < deadline,
-            "no firing notification for checkout"
+            "the webhook did not heal checkout: {jobs}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let answers = remediate(sim_addr, &notification).await;
-    let ended: usize = answers
-        .iter()
-        .filter(|a| a["service"] == "checkout")
-        .map(|a| a["ended"].as_array().map_or(0, Vec::len))
-        .sum();
-    assert_eq!(ended, 2, "both checkout incidents ended: {answers:?}");
-    assert!(simulator.active().iter().all(|i| i.service != "checkout"));
-    let again = remediate(sim_addr, &notification).await;
+    let healed_after = injected.elapsed();
+    assert_eq!(job["rule"], "heal-simulated-service");
     assert!(
-        again
-            .iter()
-            .all(|a| a["ended"].as_array().is_some_and(Vec::is_empty)),
-        "remediating twice ends nothing more: {again:?}"
+        job["detail"].as_str().is_some_and(|d| d.contains("200")),
+        "{job}"
+    );
+    assert!(
+        simulator.active().iter().all(|i| i.service != "checkout"),
+        "both checkout incidents ended"
     );
     assert_eq!(
         simulator
@@ -315,9 +292,36 @@ remote_write:
         0,
         "ground truth cleared by remediation"
     );
-    let notified = receiver.notifications.lock().len() - notified_before;
+
+    // Healed, the service's anomaly alert resolves.
+    let alert_key = key(&anomaly["labels"]);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let firing: Vec<String> = downstream
+            .query(r#"ALERTS{alertstate="firing", omen_alert="anomaly", service="checkout"}"#)
+            .await
+            .iter()
+            .map(|a| key(&a["metric"]))
+            .collect();
+        if !firing.contains(&alert_key) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{alert_key} still firing 4m after healing"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let resolved_after = injected.elapsed();
+    let jobs = get_json(format!("http://{webhook_admin}/api/v1/jobs?limit=1000")).await;
+    let acted: Vec<String> = jobs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|j| j["state"] == "succeeded")
+        .filter_map(|j| j["spec"]["body"].as_str().map(str::to_owned))
+        .collect();
     println!(
-        "remediated {:?} after injection; {notified} notifications received since",
-        injected.elapsed()
+        "healed {healed_after:?} after injection; alert resolved after {resolved_after:?}; remediations run: {acted:?}"
     );
 }

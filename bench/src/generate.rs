@@ -43,6 +43,9 @@ pub struct Workload {
     pub samples: usize,
     /// Content type to send.
     pub content_type: &'static str,
+    /// Whether the bodies are snappy-compressed remote-write requests (adds
+    /// `Content-Encoding: snappy` and the protocol version header).
+    pub remote_write: bool,
 }
 
 /// Generates the workload (deterministic for a given spec).
@@ -103,6 +106,7 @@ pub fn generate(spec: &LoadSpec) -> Workload {
         bodies,
         samples,
         content_type,
+        remote_write: true,
     }
 }
 

@@ -51,6 +51,7 @@ pub async fn run_load(
         let client = client.clone();
         let url = url.to_owned();
         let content_type = workload.content_type;
+        let remote_write = workload.remote_write;
         tasks.push(tokio::spawn(async move {
             let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
                 .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()));
@@ -70,14 +71,13 @@ pub async fn run_load(
                     }
                     None => Instant::now(),
                 };
-                let result = client
-                    .post(&url)
-                    .header("Content-Type", content_type)
-                    .header("Content-Encoding", "snappy")
-                    .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-                    .body(body.clone())
-                    .send()
-                    .await;
+                let mut request = client.post(&url).header("Content-Type", content_type);
+                if remote_write {
+                    request = request
+                        .header("Content-Encoding", "snappy")
+                        .header("X-Prometheus-Remote-Write-Version", "0.1.0");
+                }
+                let result = request.body(body.clone()).send().await;
                 let micros = send_at.elapsed().as_micros() as u64;
                 let _ = histogram.record(micros.max(1));
                 match result {

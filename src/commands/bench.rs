@@ -1,11 +1,14 @@
-//! `omen bench`: remote-write load generation and a downstream sink, for benchmarks.
+//! `omen bench`: remote-write load generation, a downstream sink, and Alertmanager notification
+//! load for the webhook, for benchmarks.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use omen_bench::{LoadSpec, Protocol, SinkStats, generate, run_load, serve_sink};
+use omen_bench::{
+    AlertSpec, LoadSpec, Protocol, SinkStats, generate, generate_alerts, run_load, serve_sink,
+};
 
 use super::{Failure, runtime};
 
@@ -22,6 +25,33 @@ enum BenchCommand {
     Load(LoadArgs),
     /// Run a remote-write sink that counts what it receives (a stand-in downstream).
     Sink(SinkArgs),
+    /// Send pre-generated Alertmanager notifications to a webhook; print alerts/s and latency.
+    Webhook(WebhookArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct WebhookArgs {
+    /// Webhook URL to send to.
+    #[arg(long, default_value = "http://127.0.0.1:9301/webhook")]
+    url: String,
+    /// Notifications to send.
+    #[arg(long, default_value_t = 20_000)]
+    notifications: usize,
+    /// Alerts per notification.
+    #[arg(long, default_value_t = 10)]
+    alerts: usize,
+    /// Concurrent senders.
+    #[arg(long, default_value_t = 32)]
+    workers: usize,
+    /// Alerts per second to pace at; as fast as possible when absent.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Stop sending after this many seconds.
+    #[arg(long, default_value_t = 60.0)]
+    max_seconds: f64,
+    /// Label `run` of every alert (distinct runs never share fingerprints).
+    #[arg(long, default_value = "bench")]
+    run: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +108,7 @@ struct SinkArgs {
 pub fn run(args: Args) -> Result<(), Failure> {
     match args.command {
         BenchCommand::Load(load) => runtime()?.block_on(load_command(load)),
+        BenchCommand::Webhook(webhook) => runtime()?.block_on(webhook_command(webhook)),
         BenchCommand::Sink(sink) => runtime()?.block_on(async move {
             let listener = tokio::net::TcpListener::bind(sink.listen)
                 .await
@@ -131,6 +162,7 @@ async fn load_command(args: LoadArgs) -> Result<(), Failure> {
             bodies: warm,
             samples: 0,
             content_type: workload.content_type,
+            remote_write: true,
         };
         let report = run_load(&args.url, &warm, None, Duration::from_secs(600)).await;
         eprintln!(
@@ -138,6 +170,35 @@ async fn load_command(args: LoadArgs) -> Result<(), Failure> {
             report.samples, report.samples_per_second
         );
     }
+    let report = run_load(
+        &args.url,
+        &workload,
+        args.rate,
+        Duration::from_secs_f64(args.max_seconds),
+    )
+    .await;
+    let out = serde_json::json!({ "spec": spec, "rate": args.rate, "report": report });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).map_err(|e| Failure::Runtime(e.into()))?
+    );
+    if report.ok_requests == 0 {
+        return Err(Failure::Runtime(anyhow::anyhow!(
+            "no request succeeded: {:?}",
+            report.first_error
+        )));
+    }
+    Ok(())
+}
+
+async fn webhook_command(args: WebhookArgs) -> Result<(), Failure> {
+    let spec = AlertSpec {
+        notifications: args.notifications,
+        alerts_per_notification: args.alerts,
+        workers: args.workers,
+        run: args.run,
+    };
+    let workload = generate_alerts(&spec);
     let report = run_load(
         &args.url,
         &workload,
