@@ -3,6 +3,7 @@
 //! The binary stays thin: it parses arguments, sets up logging and hands over to the library crates.
 
 mod commands;
+mod demo;
 mod stack;
 mod telemetry;
 

@@ -32,6 +32,10 @@ pub struct Args {
     /// Simulated seconds per real second for the platform simulator.
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
+    /// Do not inject the guided incident (by default, once scores flow, an incident is injected
+    /// into `checkout` and followed on the console until healed and resolved).
+    #[arg(long)]
+    pub no_demo: bool,
     #[command(flatten)]
     telemetry: TelemetryArgs,
 }
@@ -61,7 +65,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
     stack::write_files(&dir, ports, &[]).map_err(Failure::Usage)?;
     runtime()?.block_on(async move {
         let mut running = Running::default();
-        let result = start_and_wait(&mut running, &dir, ports, sim, args.duration).await;
+        let result =
+            start_and_wait(&mut running, &dir, ports, sim, args.duration, !args.no_demo).await;
         running.stop().await;
         println!("omen up: stopped; state was in {}", dir.display());
         result.map_err(Failure::Runtime)
@@ -74,10 +79,14 @@ struct Running {
     children: Vec<Child>,
     stop_in_process: Option<watch::Sender<bool>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    demo: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     async fn stop(mut self) {
+        if let Some(demo) = self.demo.take() {
+            demo.abort();
+        }
         while let Some(child) = self.children.pop() {
             tracing::info!(message = "Stopping.", name = child.spec.name);
             child.stop(STOP_GRACE).await;
@@ -167,6 +176,7 @@ async fn start_and_wait(
     ports: Ports,
     sim: omen_exporters::sim::SimConfig,
     duration: Option<Duration>,
+    demo: bool,
 ) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
@@ -209,6 +219,20 @@ async fn start_and_wait(
     }
 
     print_urls(running, ports, dir);
+    if demo {
+        let url = |p: u16| format!("http://{}", ports.addr(p));
+        let endpoints = crate::demo::Endpoints {
+            sim: url(port::SIM),
+            downstream: url(port::PROMETHEUS_DOWNSTREAM),
+            alertmanager: url(port::ALERTMANAGER),
+            webhook_admin: url(port::WEBHOOK_ADMIN),
+        };
+        running.demo = Some(tokio::spawn(async move {
+            if let Err(error) = crate::demo::run(endpoints, crate::demo::Plan::default()).await {
+                tracing::warn!(message = "The guided incident stopped.", %error);
+            }
+        }));
+    }
     let deadline = async {
         match duration {
             Some(duration) => tokio::time::sleep(duration).await,
