@@ -160,17 +160,17 @@ pub async fn run(endpoints: Endpoints, plan: Plan) -> anyhow::Result<Outcome> {
     let anomaly_alerts = format!(r#"ALERTS{{omen_alert="anomaly", service="{service}"}}"#);
     while injected.elapsed() < plan.follow_for && outcome.resolved.is_none() {
         let now = injected.elapsed();
-        if outcome.detected.is_none() {
-            if let Some(alert) = client.query(&anomaly_alerts).await.first() {
-                outcome.detected = Some(now);
-                say(&format!(
-                    "+{} detected: {} on {} is {}",
-                    secs(now),
-                    alert["metric"]["alertname"].as_str().unwrap_or("?"),
-                    alert["metric"]["omen_metric"].as_str().unwrap_or("?"),
-                    alert["metric"]["alertstate"].as_str().unwrap_or("?"),
-                ));
-            }
+        if outcome.detected.is_none()
+            && let Some(alert) = client.query(&anomaly_alerts).await.first()
+        {
+            outcome.detected = Some(now);
+            say(&format!(
+                "+{} detected: {} on {} is {}",
+                secs(now),
+                alert["metric"]["alertname"].as_str().unwrap_or("?"),
+                alert["metric"]["omen_metric"].as_str().unwrap_or("?"),
+                alert["metric"]["alertstate"].as_str().unwrap_or("?"),
+            ));
         }
         if outcome.alerted.is_none() {
             let alerts = client
@@ -217,14 +217,15 @@ pub async fn run(endpoints: Endpoints, plan: Plan) -> anyhow::Result<Outcome> {
                 ));
             }
         }
-        if outcome.healed.is_some() && outcome.detected.is_some() {
-            if client.query(&anomaly_alerts).await.is_empty() {
-                outcome.resolved = Some(now);
-                say(&format!(
-                    "+{} resolved: no anomaly alert of {service} is pending or firing",
-                    secs(now)
-                ));
-            }
+        if outcome.healed.is_some()
+            && outcome.detected.is_some()
+            && client.query(&anomaly_alerts).await.is_empty()
+        {
+            outcome.resolved = Some(now);
+            say(&format!(
+                "+{} resolved: no anomaly alert of {service} is pending or firing",
+                secs(now)
+            ));
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
