@@ -36,11 +36,13 @@ enum Command {
     Webhook(commands::webhook::Args),
     /// Score a CSV file (timestamp,value) with the scoring engine and print the results.
     Score(commands::score::Args),
-    /// Benchmark tools: a remote-write load generator and a downstream sink.
+    /// Evaluate the scoring path on a labelled NAB corpus (Numenta Anomaly Benchmark score).
+    Eval(commands::eval::Args),
+    /// Benchmark tools: load generators (remote write, Alertmanager notifications) and a sink.
     Bench(commands::bench::Args),
     /// Prometheus exporters: `sim` (platform simulator with incident injection), `probe` (HTTP probes).
     Exporter(commands::exporter::Args),
-    /// Start the local stack (simulator, adapter, Prometheus x2, Alertmanager) on embedded defaults.
+    /// Start the local stack (simulator, adapter, webhook, Prometheus x2, Alertmanager) on embedded defaults.
     Up(commands::up::Args),
 }
 
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Adapter(args) => commands::adapter::run(args),
         Command::Webhook(args) => commands::webhook::run(args),
         Command::Score(args) => commands::score::run(args),
+        Command::Eval(args) => commands::eval::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Exporter(args) => commands::exporter::run(args),
         Command::Up(args) => commands::up::run(args),

@@ -23,6 +23,9 @@ use crate::config::Config;
 use crate::engine::{Engine, EngineSettings};
 use crate::ingest::{WriteError, Writer};
 use crate::metrics::{Metrics, stage};
+
+/// How often the SQLite write-ahead log is copied into the database.
+const CHECKPOINT_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::payload::{self, Status};
 use crate::rules::RuleSet;
 use crate::store::{Backend, Ingest, Store, now_millis, state};
@@ -163,6 +166,12 @@ impl Server {
             let _ = stop_tx.send(true);
         });
         let engine = tokio::spawn(self.state.engine.clone().run(stop_rx.clone()));
+        let checkpoints = tokio::spawn(
+            self.state
+                .store
+                .clone()
+                .checkpoint_loop(CHECKPOINT_PERIOD, stop_rx.clone()),
+        );
         let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
@@ -175,6 +184,7 @@ impl Server {
             .with_graceful_shutdown(wait(stop_rx));
         let (data, admin) = tokio::join!(data, admin);
         let _ = engine.await;
+        let _ = checkpoints.await;
         data.and(admin)
             .map_err(|e| Error::Internal(format!("server: {e}")))
     }

@@ -22,6 +22,7 @@
 mod batch;
 mod error;
 mod model;
+pub mod nab;
 mod robust;
 mod scorer;
 mod series;

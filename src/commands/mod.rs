@@ -2,6 +2,7 @@
 
 pub mod adapter;
 pub mod bench;
+pub mod eval;
 pub mod exporter;
 pub mod score;
 pub mod up;

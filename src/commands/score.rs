@@ -29,28 +29,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     .context("cannot load the model")
     .map_err(Failure::Usage)?;
-    let text = std::fs::read_to_string(&args.csv)
-        .with_context(|| format!("cannot read {}", args.csv.display()))
-        .map_err(Failure::Usage)?;
-    let mut points = Vec::new();
-    for (line_no, line) in text.lines().enumerate().skip(1) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (ts, value) = line
-            .split_once(',')
-            .with_context(|| format!("line {}: expected `timestamp,value`", line_no + 1))
-            .map_err(Failure::Usage)?;
-        let timestamp = parse_timestamp(ts.trim())
-            .with_context(|| format!("line {}: bad timestamp `{ts}`", line_no + 1))
-            .map_err(Failure::Usage)?;
-        let value: f64 = value
-            .trim()
-            .parse()
-            .with_context(|| format!("line {}: bad value `{value}`", line_no + 1))
-            .map_err(Failure::Usage)?;
-        points.push((timestamp, value));
-    }
+    let points = read_points(&args.csv).map_err(Failure::Usage)?;
     let kind = if args.counter {
         SeriesKind::Counter
     } else {
@@ -70,8 +49,32 @@ pub fn run(args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Reads a CSV file with a header and `timestamp,value` rows.
+pub(super) fn read_points(path: &std::path::Path) -> anyhow::Result<Vec<(i64, f64)>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut points = Vec::new();
+    for (line_no, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = || format!("{}, line {}", path.display(), line_no + 1);
+        let (ts, value) = line
+            .split_once(',')
+            .with_context(|| format!("{}: expected `timestamp,value`", at()))?;
+        let timestamp = parse_timestamp(ts.trim())
+            .with_context(|| format!("{}: bad timestamp `{ts}`", at()))?;
+        let value: f64 = value
+            .trim()
+            .parse()
+            .with_context(|| format!("{}: bad value `{value}`", at()))?;
+        points.push((timestamp, value));
+    }
+    Ok(points)
+}
+
 /// Parses Unix seconds or `YYYY-MM-DD HH:MM:SS` (UTC) into milliseconds.
-fn parse_timestamp(text: &str) -> anyhow::Result<i64> {
+pub(super) fn parse_timestamp(text: &str) -> anyhow::Result<i64> {
     if let Ok(seconds) = text.parse::<f64>() {
         return Ok((seconds * 1000.0) as i64);
     }

@@ -93,6 +93,10 @@ pub struct Claimed {
     pub received_at: i64,
 }
 
+/// Alerts inserted by one statement (10 parameters each; within SQLite's and PostgreSQL's limits
+/// on parameters per statement).
+const ALERT_ROWS_PER_STATEMENT: usize = 500;
+
 /// The store.
 #[derive(Clone)]
 pub struct Store {
@@ -157,10 +161,11 @@ impl Store {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL with FULL sync: a commit is on disk before the notification is
-                        // acknowledged; readers do not block the writer.
+                        // acknowledged; readers do not block the writer. Checkpoints run in the
+                        // background (`checkpoint_loop`), never inside an acknowledged commit.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA busy_timeout = 10000;",
+                             PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0;",
                         )
                         .await?;
                     }
@@ -178,6 +183,34 @@ impl Store {
             backend,
             replica: replica.to_owned(),
         })
+    }
+
+    /// Copies the SQLite write-ahead log into the database every `period` until `stop` turns
+    /// true, so commits on the receive path only append to the log. Nothing to do on PostgreSQL.
+    pub async fn checkpoint_loop(
+        self,
+        period: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        if self.backend != Backend::Sqlite {
+            return;
+        }
+        loop {
+            tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => break,
+                () = tokio::time::sleep(period) => {}
+            }
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await
+            {
+                tracing::warn!(message = "SQLite checkpoint failed; will retry.", %error);
+            }
+        }
+        // A last full checkpoint keeps the log short for the next start.
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await;
     }
 
     /// The backend in use.
@@ -202,8 +235,10 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
         let mut jobs = Vec::new();
+        let mut ids = Vec::with_capacity(batch.len());
         for (position, item) in batch.iter().enumerate() {
             let notification_id = self.insert_notification(&mut tx, item).await?;
+            ids.push(notification_id);
             results.push(Ingested {
                 notification_id,
                 ..Ingested::default()
@@ -211,6 +246,7 @@ impl Store {
             let item_jobs = item.jobs.iter().flatten();
             jobs.extend(item_jobs.map(|job| (position, notification_id, job)));
         }
+        self.insert_alerts(&mut tx, batch, &ids).await?;
         jobs.sort_by(|a, b| a.2.dedup_key.cmp(&b.2.dedup_key));
         for (position, notification_id, job) in jobs {
             let received_at = batch[position].received_at;
@@ -231,7 +267,7 @@ impl Store {
         Ok(results)
     }
 
-    /// Inserts one notification and its alerts; returns the notification's id.
+    /// Inserts one notification; returns its id.
     async fn insert_notification(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -254,27 +290,69 @@ impl Store {
         .fetch_one(&mut **tx)
         .await?
         .try_get(0)?;
-        for (index, alert) in n.alerts.iter().enumerate() {
-            let (starts_at, ends_at) = item.checked.times[index];
-            sqlx::query(
-                "INSERT INTO alerts (notification_id, received_at, fingerprint, status, \
-                 alertname, starts_at, ends_at, labels, annotations, generator_url) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(notification_id)
-            .bind(item.received_at)
-            .bind(&alert.fingerprint)
-            .bind(alert.status.as_str())
-            .bind(alert.labels.get("alertname").map_or("", String::as_str))
-            .bind(starts_at)
-            .bind(ends_at)
-            .bind(serde_json::to_string(&alert.labels).unwrap_or_default())
-            .bind(serde_json::to_string(&alert.annotations).unwrap_or_default())
-            .bind(&alert.generator_url)
-            .execute(&mut **tx)
-            .await?;
-        }
         Ok(notification_id)
+    }
+
+    /// Inserts the alerts of a batch, many rows per statement (one statement per alert would
+    /// make the per-statement cost of the driver the limit of the receive path).
+    async fn insert_alerts(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        batch: &[Ingest],
+        notification_ids: &[i64],
+    ) -> Result<(), Error> {
+        const COLUMNS: usize = 10;
+        let rows: Vec<(i64, &Ingest, usize)> = batch
+            .iter()
+            .zip(notification_ids)
+            .flat_map(|(item, &id)| {
+                (0..item.checked.notification.alerts.len()).map(move |index| (id, item, index))
+            })
+            .collect();
+        for chunk in rows.chunks(ALERT_ROWS_PER_STATEMENT) {
+            let mut sql = String::from(
+                "INSERT INTO alerts (notification_id, received_at, fingerprint, status, alertname, \
+                 starts_at, ends_at, labels, annotations, generator_url) VALUES ",
+            );
+            for row in 0..chunk.len() {
+                if row > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                for column in 0..COLUMNS {
+                    if column > 0 {
+                        sql.push_str(", ");
+                    }
+                    // SQLite looks named parameters up one by one (quadratic in their number);
+                    // anonymous ones bind in order.
+                    match self.backend {
+                        Backend::Sqlite => sql.push('?'),
+                        Backend::Postgres => {
+                            sql.push_str(&format!("${}", row * COLUMNS + column + 1));
+                        }
+                    }
+                }
+                sql.push(')');
+            }
+            let mut query = sqlx::query(&sql);
+            for &(notification_id, item, index) in chunk {
+                let alert = &item.checked.notification.alerts[index];
+                let (starts_at, ends_at) = item.checked.times[index];
+                query = query
+                    .bind(notification_id)
+                    .bind(item.received_at)
+                    .bind(&alert.fingerprint)
+                    .bind(alert.status.as_str())
+                    .bind(alert.labels.get("alertname").map_or("", String::as_str))
+                    .bind(starts_at)
+                    .bind(ends_at)
+                    .bind(serde_json::to_string(&alert.labels).unwrap_or_default())
+                    .bind(serde_json::to_string(&alert.annotations).unwrap_or_default())
+                    .bind(&alert.generator_url);
+            }
+            query.execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     /// Inserts a job unless its dedup key exists; returns its initial state when created.
