@@ -37,6 +37,14 @@ pub struct Args {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Instead of scoring with Omen, read another detector's anomaly scores from NAB's results
+    /// directory (`<dir>/<detector>/<category>/<detector>_<file>.csv`), to check this scorer against NAB's
+    /// published figures. Needs `--detector`.
+    #[arg(long, requires = "detector")]
+    pub results: Option<PathBuf>,
+    /// The detector whose results `--results` reads (e.g. `numenta`, `ARTime`).
+    #[arg(long)]
+    pub detector: Option<String>,
 }
 
 /// The corpus scored by the detector.
@@ -104,7 +112,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
     .context("cannot load the model")
     .map_err(Failure::Usage)?;
     let started = std::time::Instant::now();
-    let corpus = load(&args.corpus, &model).map_err(Failure::Usage)?;
+    let source = match (&args.results, &args.detector) {
+        (Some(dir), Some(name)) => Source::Results(dir, name),
+        _ => Source::Omen(&model),
+    };
+    let corpus = load(&args.corpus, &source).map_err(Failure::Usage)?;
     eprintln!(
         "scored {} rows of {} files in {:.1}s",
         corpus.rows.len(),
@@ -136,7 +148,56 @@ pub fn run(args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-fn load(dir: &Path, model: &Model) -> anyhow::Result<Corpus> {
+/// Where the detector output comes from.
+enum Source<'a> {
+    /// Omen's scoring path with this model.
+    Omen(&'a Model),
+    /// A NAB results directory and detector name.
+    Results(&'a Path, &'a str),
+}
+
+impl Source<'_> {
+    fn scores(&self, file: &str, points: &[(i64, f64)]) -> anyhow::Result<Vec<f64>> {
+        match self {
+            Self::Omen(model) => Ok(score_series(model, SeriesKind::Gauge, points)?
+                .iter()
+                .map(|s| s.map_or(0.0, |s| s.score))
+                .collect()),
+            Self::Results(dir, detector) => {
+                let (category, name) = file.split_once('/').unwrap_or(("", file));
+                let path = dir
+                    .join(detector)
+                    .join(category)
+                    .join(format!("{detector}_{name}"));
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let scores = text
+                    .lines()
+                    .skip(1)
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|line| {
+                        line.split(',')
+                            .nth(2)
+                            .and_then(|v| v.trim().parse::<f64>().ok())
+                            .with_context(|| {
+                                format!("{}: no anomaly_score in `{line}`", path.display())
+                            })
+                    })
+                    .collect::<anyhow::Result<Vec<f64>>>()?;
+                anyhow::ensure!(
+                    scores.len() == points.len(),
+                    "{}: {} rows, the data file has {}",
+                    path.display(),
+                    scores.len(),
+                    points.len()
+                );
+                Ok(scores)
+            }
+        }
+    }
+}
+
+fn load(dir: &Path, source: &Source<'_>) -> anyhow::Result<Corpus> {
     let labels = [
         dir.join("combined_windows.json"),
         dir.join("labels/combined_windows.json"),
@@ -172,12 +233,10 @@ fn load(dir: &Path, model: &Model) -> anyhow::Result<Corpus> {
         corpus
             .window_len
             .extend(limits.iter().map(|&(a, b)| index(b) - index(a) + 1));
-        let scored = score_series(model, SeriesKind::Gauge, &points)?;
+        let scores = source.scores(file, &points)?;
         corpus.file_starts.push(corpus.rows.len());
         corpus.rows.extend(rows);
-        corpus
-            .scores
-            .extend(scored.iter().map(|s| s.map_or(0.0, |s| s.score)));
+        corpus.scores.extend(scores);
         corpus.files += 1;
     }
     Ok(corpus)
