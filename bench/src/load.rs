@@ -31,7 +31,8 @@ pub struct Report {
 }
 
 /// Sends every worker's bodies in order to `url`. With `rate` (samples/s in total), each worker
-/// paces its requests (open loop: latency is measured from the planned send time); without, each
+/// paces its requests (open loop: latency is measured from the planned send time; workers are
+/// offset from each other so arrivals are even); without, each
 /// sends as fast as answers come back.
 pub async fn run_load(
     url: &str,
@@ -46,7 +47,7 @@ pub async fn run_load(
     let started = Instant::now();
     let workers = workload.bodies.len().max(1) as f64;
     let mut tasks = Vec::new();
-    for bodies in &workload.bodies {
+    for (worker, bodies) in workload.bodies.iter().enumerate() {
         let bodies = Arc::new(bodies.clone());
         let client = client.clone();
         let url = url.to_owned();
@@ -56,7 +57,13 @@ pub async fn run_load(
             let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
                 .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()));
             let (mut ok, mut failed, mut samples, mut first_error) = (0u64, 0u64, 0u64, None);
+            // Workers start spread over one interval, so paced requests arrive evenly rather
+            // than in bursts of one request per worker.
             let mut planned = Instant::now();
+            if let (Some(rate), Some((_, count))) = (rate, bodies.first()) {
+                let interval = *count as f64 / (rate / workers);
+                planned += Duration::from_secs_f64(interval * worker as f64 / workers);
+            }
             for (body, count) in bodies.iter() {
                 if started.elapsed() > max_duration {
                     break;

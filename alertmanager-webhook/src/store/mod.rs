@@ -96,6 +96,8 @@ pub struct Claimed {
 /// Alerts inserted by one statement (10 parameters each; within SQLite's and PostgreSQL's limits
 /// on parameters per statement).
 const ALERT_ROWS_PER_STATEMENT: usize = 500;
+/// Notification rows per insert statement (8 values each; SQLite allows 32,766 per statement).
+const NOTIFICATION_ROWS_PER_STATEMENT: usize = 500;
 
 /// The store.
 #[derive(Clone)]
@@ -236,9 +238,10 @@ impl Store {
         let mut results = Vec::with_capacity(batch.len());
         let mut jobs = Vec::new();
         let mut ids = Vec::with_capacity(batch.len());
-        for (position, item) in batch.iter().enumerate() {
-            let notification_id = self.insert_notification(&mut tx, item).await?;
-            ids.push(notification_id);
+        for chunk in batch.chunks(NOTIFICATION_ROWS_PER_STATEMENT) {
+            ids.extend(self.insert_notifications(&mut tx, chunk).await?);
+        }
+        for (position, (item, &notification_id)) in batch.iter().zip(&ids).enumerate() {
             results.push(Ingested {
                 notification_id,
                 ..Ingested::default()
@@ -267,30 +270,75 @@ impl Store {
         Ok(results)
     }
 
-    /// Inserts one notification; returns its id.
-    async fn insert_notification(
+    /// Inserts notifications in one statement; returns their ids in the order given.
+    ///
+    /// Both backends assign the ids of one multi-row insert in the order of its rows (SQLite
+    /// rowids, a PostgreSQL sequence read row by row), so sorting the returned ids restores it.
+    async fn insert_notifications(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        item: &Ingest,
-    ) -> Result<i64, Error> {
-        let n = &item.checked.notification;
-        let notification_id: i64 = sqlx::query(
+        items: &[Ingest],
+    ) -> Result<Vec<i64>, Error> {
+        const COLUMNS: usize = 8;
+        let sql = format!(
             "INSERT INTO notifications (received_at, receiver, status, group_key, external_url, \
-             alert_count, truncated_alerts, replica) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             RETURNING id",
-        )
-        .bind(item.received_at)
-        .bind(&n.receiver)
-        .bind(n.status.as_str())
-        .bind(&n.group_key)
-        .bind(&n.external_url)
-        .bind(n.alerts.len() as i64)
-        .bind(i64::try_from(n.truncated_alerts).unwrap_or(i64::MAX))
-        .bind(&self.replica)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get(0)?;
-        Ok(notification_id)
+             alert_count, truncated_alerts, replica) VALUES {} RETURNING id",
+            self.placeholders(items.len(), COLUMNS)
+        );
+        let mut query = sqlx::query(&sql);
+        for item in items {
+            let n = &item.checked.notification;
+            query = query
+                .bind(item.received_at)
+                .bind(&n.receiver)
+                .bind(n.status.as_str())
+                .bind(&n.group_key)
+                .bind(&n.external_url)
+                .bind(n.alerts.len() as i64)
+                .bind(i64::try_from(n.truncated_alerts).unwrap_or(i64::MAX))
+                .bind(&self.replica);
+        }
+        let mut ids = query
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<i64, _>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+        if ids.len() != items.len() {
+            return Err(Error::Internal(format!(
+                "inserted {} notifications but got {} ids",
+                items.len(),
+                ids.len()
+            )));
+        }
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// `(?, ?), (?, ?)`-style placeholders for `rows` rows of `columns` values. SQLite looks
+    /// named parameters up one by one (quadratic in their number), so it gets anonymous ones.
+    fn placeholders(&self, rows: usize, columns: usize) -> String {
+        let mut sql = String::with_capacity(rows * columns * 5);
+        for row in 0..rows {
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for column in 0..columns {
+                if column > 0 {
+                    sql.push_str(", ");
+                }
+                match self.backend {
+                    Backend::Sqlite => sql.push('?'),
+                    Backend::Postgres => {
+                        sql.push('$');
+                        sql.push_str(&(row * columns + column + 1).to_string());
+                    }
+                }
+            }
+            sql.push(')');
+        }
+        sql
     }
 
     /// Inserts the alerts of a batch, many rows per statement (one statement per alert would
@@ -310,30 +358,11 @@ impl Store {
             })
             .collect();
         for chunk in rows.chunks(ALERT_ROWS_PER_STATEMENT) {
-            let mut sql = String::from(
+            let sql = format!(
                 "INSERT INTO alerts (notification_id, received_at, fingerprint, status, alertname, \
-                 starts_at, ends_at, labels, annotations, generator_url) VALUES ",
+                 starts_at, ends_at, labels, annotations, generator_url) VALUES {}",
+                self.placeholders(chunk.len(), COLUMNS)
             );
-            for row in 0..chunk.len() {
-                if row > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push('(');
-                for column in 0..COLUMNS {
-                    if column > 0 {
-                        sql.push_str(", ");
-                    }
-                    // SQLite looks named parameters up one by one (quadratic in their number);
-                    // anonymous ones bind in order.
-                    match self.backend {
-                        Backend::Sqlite => sql.push('?'),
-                        Backend::Postgres => {
-                            sql.push_str(&format!("${}", row * COLUMNS + column + 1));
-                        }
-                    }
-                }
-                sql.push(')');
-            }
             let mut query = sqlx::query(&sql);
             for &(notification_id, item, index) in chunk {
                 let alert = &item.checked.notification.alerts[index];
