@@ -38,6 +38,9 @@ enum Command {
     Score(commands::score::Args),
     /// Evaluate the scoring path on a labelled NAB corpus (Numenta Anomaly Benchmark score).
     Eval(commands::eval::Args),
+    /// Run a scheduled sequence of simulated incidents in simulated time; report precision, recall
+    /// and time to detect of the anomaly alert.
+    Drill(commands::drill::Args),
     /// Benchmark tools: load generators (remote write, Alertmanager notifications) and a sink.
     Bench(commands::bench::Args),
     /// Prometheus exporters: `sim` (platform simulator with incident injection), `probe` (HTTP probes).
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Webhook(args) => commands::webhook::run(args),
         Command::Score(args) => commands::score::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Drill(args) => commands::drill::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Exporter(args) => commands::exporter::run(args),
         Command::Up(args) => commands::up::run(args),

@@ -2,6 +2,7 @@
 
 pub mod adapter;
 pub mod bench;
+pub mod drill;
 pub mod eval;
 pub mod exporter;
 pub mod score;

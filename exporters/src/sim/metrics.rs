@@ -140,4 +140,67 @@ impl SimMetrics {
         }
         out
     }
+
+    /// Every series as a scrape would see it: histograms expanded into `_bucket`, `_sum` and
+    /// `_count` series. Each sample carries its labels (with `__name__`, unsorted) and whether it
+    /// counts up (counters and histogram parts).
+    pub fn samples(&self) -> Vec<ScrapedSample> {
+        use prometheus::proto::MetricType;
+        let mut out = Vec::new();
+        for family in self.registry.gather() {
+            let name = family.name();
+            for metric in family.get_metric() {
+                let labels: Vec<(String, String)> = metric
+                    .get_label()
+                    .iter()
+                    .map(|l| (l.name().to_owned(), l.value().to_owned()))
+                    .collect();
+                let mut push = |suffix: &str, extra: Option<(&str, String)>, value, counter| {
+                    let mut labels = labels.clone();
+                    labels.push(("__name__".into(), format!("{name}{suffix}")));
+                    if let Some((k, v)) = extra {
+                        labels.push((k.into(), v));
+                    }
+                    out.push(ScrapedSample {
+                        labels,
+                        value,
+                        counter,
+                    });
+                };
+                match family.get_field_type() {
+                    MetricType::COUNTER => push("", None, metric.get_counter().get_value(), true),
+                    MetricType::GAUGE => push("", None, metric.get_gauge().get_value(), false),
+                    MetricType::HISTOGRAM => {
+                        let h = metric.get_histogram();
+                        for bucket in h.get_bucket() {
+                            let le = bucket.upper_bound().to_string();
+                            push(
+                                "_bucket",
+                                Some(("le", le)),
+                                bucket.cumulative_count() as f64,
+                                true,
+                            );
+                        }
+                        let count = h.get_sample_count() as f64;
+                        push("_bucket", Some(("le", "+Inf".into())), count, true);
+                        push("_sum", None, h.get_sample_sum(), true);
+                        push("_count", None, count, true);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One series' value from [`SimMetrics::samples`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScrapedSample {
+    /// Label pairs including `__name__`, in no particular order.
+    pub labels: Vec<(String, String)>,
+    /// The value.
+    pub value: f64,
+    /// Whether the series counts up (scored on its rate).
+    pub counter: bool,
 }

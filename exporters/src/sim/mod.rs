@@ -24,6 +24,7 @@ mod server;
 pub use clock::SimClock;
 pub use config::{ScheduledIncident, SimConfig, default_services};
 pub use incidents::{Incident, IncidentKind, IncidentRequest, Incidents};
-pub use metrics::SimMetrics;
+pub use metrics::{ScrapedSample, SimMetrics};
 pub use model::{Platform, ServiceProfile};
+pub use noise::Noise;
 pub use server::{SimServer, Simulator, router};
