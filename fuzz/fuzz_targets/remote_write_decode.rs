@@ -1,11 +1,13 @@
 //! Fuzzes everything the adapter does with untrusted bytes before scoring: snappy, 1.0 and 2.0
-//! protobuf decoding, symbol resolution and label validation. Any panic is a bug.
+//! protobuf decoding, symbol resolution and label validation. Any panic is a bug, and so is any
+//! difference between the in-place 1.0 decoder the adapter uses and prost's generated one.
 #![no_main]
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use omen_prom_adapter::decode::{decode_v1, decode_v2, decompress};
-use omen_prom_adapter::labels::{LabelLimits, normalise, series_hash};
+use omen_prom_adapter::labels::{LabelLimits, LabelRef, normalise, series_hash};
+use omen_prom_adapter::view;
 
 const LIMITS: LabelLimits = LabelLimits { max_labels: 64, max_name_bytes: 1024, max_value_bytes: 8192 };
 
@@ -16,10 +18,22 @@ fuzz_target!(|data: &[u8]| {
         inputs.push(raw);
     }
     for raw in inputs {
-        if let Ok(request) = decode_v1(raw.clone()) {
-            for mut series in request.timeseries {
-                if normalise(&mut series.labels, &LIMITS).is_ok() {
-                    let _ = series_hash(&series.labels);
+        let generated = decode_v1(raw.clone());
+        let in_place = view::decode_v1(&raw);
+        assert_eq!(generated.is_ok(), in_place.is_ok(), "decoders disagree on validity");
+        if let (Ok(generated), Ok(in_place)) = (generated, in_place) {
+            assert_eq!(generated.timeseries.len(), in_place.series.len());
+            assert_eq!(generated.metadata, in_place.metadata);
+            for (owned, mut seen) in generated.timeseries.into_iter().zip(in_place.series) {
+                let labels: Vec<LabelRef<'_>> = owned.labels.iter().map(LabelRef::from).collect();
+                assert_eq!(labels, seen.labels);
+                assert_eq!(owned.samples, seen.samples);
+                assert_eq!(owned.exemplars, seen.exemplars);
+                assert_eq!(owned.histograms, seen.histograms);
+                if let Ok(relabelled) = normalise(&mut seen.labels, &LIMITS) {
+                    let _ = series_hash(&seen.labels);
+                    let mut record = Vec::new();
+                    seen.write_record(&mut record, relabelled);
                 }
             }
         }

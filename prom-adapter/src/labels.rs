@@ -5,6 +5,50 @@ use crate::proto::v1::Label;
 /// The label holding the metric name.
 pub const METRIC_NAME: &[u8] = b"__name__";
 
+/// A label pair: owned ([`Label`]) or borrowed from a request buffer ([`LabelRef`]).
+pub trait LabelPair {
+    /// The label name.
+    fn name(&self) -> &[u8];
+    /// The label value.
+    fn value(&self) -> &[u8];
+}
+
+impl LabelPair for Label {
+    fn name(&self) -> &[u8] {
+        &self.name
+    }
+    fn value(&self) -> &[u8] {
+        &self.value
+    }
+}
+
+/// A label pair pointing into a decoded request (no copy, no reference count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LabelRef<'a> {
+    /// Label name.
+    pub name: &'a [u8],
+    /// Label value.
+    pub value: &'a [u8],
+}
+
+impl LabelPair for LabelRef<'_> {
+    fn name(&self) -> &[u8] {
+        self.name
+    }
+    fn value(&self) -> &[u8] {
+        self.value
+    }
+}
+
+impl<'a> From<&'a Label> for LabelRef<'a> {
+    fn from(label: &'a Label) -> Self {
+        Self {
+            name: &label.name,
+            value: &label.value,
+        }
+    }
+}
+
 /// Limits applied to every series' labels.
 #[derive(Clone, Copy, Debug)]
 pub struct LabelLimits {
@@ -17,9 +61,12 @@ pub struct LabelLimits {
 }
 
 /// Validates and normalises a label set in place: empty-valued labels are dropped (Prometheus
-/// treats them as absent), unsorted labels are sorted; returns a readable reason when invalid.
-pub fn normalise(labels: &mut Vec<Label>, limits: &LabelLimits) -> Result<(), String> {
-    labels.retain(|l| !l.value.is_empty());
+/// treats them as absent), unsorted labels are sorted; returns whether anything changed, or a
+/// readable reason when the set is invalid.
+pub fn normalise<L: LabelPair>(labels: &mut Vec<L>, limits: &LabelLimits) -> Result<bool, String> {
+    let before = labels.len();
+    labels.retain(|l| !l.value().is_empty());
+    let mut changed = labels.len() != before;
     if labels.len() > limits.max_labels {
         return Err(format!(
             "{} labels, over the limit of {}",
@@ -30,27 +77,28 @@ pub fn normalise(labels: &mut Vec<Label>, limits: &LabelLimits) -> Result<(), St
     for label in labels.iter() {
         check_label(label, limits)?;
     }
-    if !labels.is_sorted_by(|a, b| a.name <= b.name) {
-        labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    if !labels.is_sorted_by(|a, b| a.name() <= b.name()) {
+        labels.sort_unstable_by(|a, b| a.name().cmp(b.name()));
+        changed = true;
     }
-    if let Some(pair) = labels.windows(2).find(|w| w[0].name == w[1].name) {
+    if let Some(pair) = labels.windows(2).find(|w| w[0].name() == w[1].name()) {
         return Err(format!(
             "duplicate label name `{}`",
-            String::from_utf8_lossy(&pair[0].name)
+            String::from_utf8_lossy(pair[0].name())
         ));
     }
-    match labels.iter().find(|l| l.name == METRIC_NAME) {
+    match labels.iter().find(|l| l.name() == METRIC_NAME) {
         None => Err("no metric name (label `__name__`)".into()),
-        Some(name) if !is_metric_name(&name.value) => Err(format!(
+        Some(name) if !is_metric_name(name.value()) => Err(format!(
             "invalid metric name `{}`",
-            String::from_utf8_lossy(&name.value)
+            String::from_utf8_lossy(name.value())
         )),
-        Some(_) => Ok(()),
+        Some(_) => Ok(changed),
     }
 }
 
-fn check_label(label: &Label, limits: &LabelLimits) -> Result<(), String> {
-    let name = &label.name;
+fn check_label<L: LabelPair>(label: &L, limits: &LabelLimits) -> Result<(), String> {
+    let name = label.name();
     if name.is_empty() {
         return Err("empty label name".into());
     }
@@ -67,15 +115,15 @@ fn check_label(label: &Label, limits: &LabelLimits) -> Result<(), String> {
             String::from_utf8_lossy(name)
         ));
     }
-    if label.value.len() > limits.max_value_bytes {
+    if label.value().len() > limits.max_value_bytes {
         return Err(format!(
             "value of label `{}` has {} bytes, over the limit of {}",
             String::from_utf8_lossy(name),
-            label.value.len(),
+            label.value().len(),
             limits.max_value_bytes
         ));
     }
-    if std::str::from_utf8(&label.value).is_err() {
+    if std::str::from_utf8(label.value()).is_err() {
         return Err(format!(
             "value of label `{}` is not valid UTF-8",
             String::from_utf8_lossy(name)
@@ -99,39 +147,38 @@ fn is_metric_name(name: &[u8]) -> bool {
 }
 
 /// The metric name of a normalised label set.
-pub fn metric_name(labels: &[Label]) -> &[u8] {
+pub fn metric_name<L: LabelPair>(labels: &[L]) -> &[u8] {
     labels
         .iter()
-        .find(|l| l.name == METRIC_NAME)
-        .map(|l| &l.value[..])
-        .unwrap_or(b"")
+        .find(|l| l.name() == METRIC_NAME)
+        .map_or(b"", LabelPair::value)
 }
 
 /// A stable 64-bit identity of a sorted label set (xxh3 over `name 0xff value 0xff ...`).
-pub fn series_hash(labels: &[Label]) -> u64 {
+pub fn series_hash<L: LabelPair>(labels: &[L]) -> u64 {
     let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
     for label in labels {
-        hasher.update(&label.name);
+        hasher.update(label.name());
         hasher.update(&[0xff]);
-        hasher.update(&label.value);
+        hasher.update(label.value());
         hasher.update(&[0xff]);
     }
     hasher.digest()
 }
 
 /// A short readable form of a label set for error messages (`name{a="b",...}`), truncated.
-pub fn describe(labels: &[Label]) -> String {
+pub fn describe<L: LabelPair>(labels: &[L]) -> String {
     let mut out = String::from_utf8_lossy(metric_name(labels)).into_owned();
     out.push('{');
     let mut first = true;
-    for label in labels.iter().filter(|l| l.name != METRIC_NAME) {
+    for label in labels.iter().filter(|l| l.name() != METRIC_NAME) {
         if !first {
             out.push(',');
         }
         first = false;
-        out.push_str(&String::from_utf8_lossy(&label.name));
+        out.push_str(&String::from_utf8_lossy(label.name()));
         out.push_str("=\"");
-        out.push_str(&String::from_utf8_lossy(&label.value));
+        out.push_str(&String::from_utf8_lossy(label.value()));
         out.push('"');
         if out.len() > 200 {
             out.truncate(200);
@@ -169,7 +216,7 @@ mod tests {
             l("empty", ""),
             l("Instance", "a"),
         ];
-        normalise(&mut labels, &LIMITS).expect("valid");
+        assert!(normalise(&mut labels, &LIMITS).expect("valid"), "changed");
         let names: Vec<_> = labels.iter().map(|l| l.name.clone()).collect();
         assert_eq!(
             names,

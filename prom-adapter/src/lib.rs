@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod proto;
 pub mod selector;
 mod server;
+pub mod view;
 
 pub use config::Config;
 pub use error::Error;

@@ -5,12 +5,11 @@
 //! into one downstream request without re-encoding.
 
 use omen_scoring::{STALE_NAN_BITS, Scored};
-use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 use serde::Deserialize;
 
-use crate::labels::METRIC_NAME;
-use crate::proto::v1::{Label, MetricMetadata, TimeSeries};
+use crate::labels::{LabelPair, METRIC_NAME};
+use crate::proto::v1::MetricMetadata;
 
 /// Label on output series holding the metric name of the scored series.
 pub const SOURCE_METRIC_LABEL: &[u8] = b"omen_metric";
@@ -59,11 +58,6 @@ pub struct OutputPoint {
     pub scored: Option<Scored>,
 }
 
-/// Appends `series` unchanged as a `WriteRequest.timeseries` record.
-pub fn write_original(buf: &mut Vec<u8>, series: &TimeSeries) {
-    prost::encoding::message::encode(1, series, buf);
-}
-
 /// Appends `metadata` as a `WriteRequest.metadata` record.
 pub fn write_metadata(buf: &mut Vec<u8>, metadata: &MetricMetadata) {
     prost::encoding::message::encode(3, metadata, buf);
@@ -72,38 +66,35 @@ pub fn write_metadata(buf: &mut Vec<u8>, metadata: &MetricMetadata) {
 /// Appends one output series per kind for a scored input series with sorted `labels`; returns the
 /// number of samples written. The output keeps every input label, sets `__name__` to the output's
 /// name and adds `omen_metric` (replacing an input label of that name).
-pub fn write_outputs(
+pub fn write_outputs<L: LabelPair>(
     buf: &mut Vec<u8>,
-    labels: &[Label],
+    labels: &[L],
     kinds: &[OutputKind],
     points: &[OutputPoint],
 ) -> usize {
     if points.is_empty() {
         return 0;
     }
-    let source = labels
-        .iter()
-        .find(|l| l.name == METRIC_NAME)
-        .map(|l| &l.value[..])
-        .unwrap_or(b"");
+    let source = crate::labels::metric_name(labels);
     let mut pairs: Vec<(&[u8], &[u8])> = Vec::with_capacity(labels.len() + 1);
     for kind in kinds {
         pairs.clear();
         let mut inserted = false;
         for label in labels {
-            if label.name == SOURCE_METRIC_LABEL {
+            let name = label.name();
+            if name == SOURCE_METRIC_LABEL {
                 continue;
             }
-            if !inserted && label.name[..] > *SOURCE_METRIC_LABEL {
+            if !inserted && name > SOURCE_METRIC_LABEL {
                 pairs.push((SOURCE_METRIC_LABEL, source));
                 inserted = true;
             }
-            let value = if label.name == METRIC_NAME {
+            let value = if name == METRIC_NAME {
                 kind.metric_name().as_bytes()
             } else {
-                &label.value[..]
+                label.value()
             };
-            pairs.push((&label.name, value));
+            pairs.push((name, value));
         }
         if !inserted {
             pairs.push((SOURCE_METRIC_LABEL, source));
@@ -130,6 +121,23 @@ fn label_len(name: &[u8], value: &[u8]) -> usize {
         + value.len()
 }
 
+/// Size of a label written by [`write_label_record`].
+pub(crate) fn label_record_len(name: &[u8], value: &[u8]) -> usize {
+    let len = label_len(name, value);
+    1 + encoded_len_varint(len as u64) + len
+}
+
+/// Appends a `TimeSeries.labels` record.
+pub(crate) fn write_label_record(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    encode_key(1, WireType::LengthDelimited, buf);
+    encode_varint(label_len(name, value) as u64, buf);
+    for (tag, text) in [(1, name), (2, value)] {
+        encode_key(tag, WireType::LengthDelimited, buf);
+        encode_varint(text.len() as u64, buf);
+        buf.extend_from_slice(text);
+    }
+}
+
 fn sample_len(timestamp: i64) -> usize {
     1 + 8 + 1 + encoded_len_varint(timestamp as u64)
 }
@@ -139,13 +147,7 @@ fn write_series(
     labels: &[(&[u8], &[u8])],
     samples: impl Iterator<Item = (i64, f64)> + Clone,
 ) {
-    let labels_len: usize = labels
-        .iter()
-        .map(|(n, v)| {
-            let len = label_len(n, v);
-            1 + encoded_len_varint(len as u64) + len
-        })
-        .sum();
+    let labels_len: usize = labels.iter().map(|(n, v)| label_record_len(n, v)).sum();
     let samples_len: usize = samples
         .clone()
         .map(|(t, _)| {
@@ -156,13 +158,7 @@ fn write_series(
     encode_key(1, WireType::LengthDelimited, buf);
     encode_varint((labels_len + samples_len) as u64, buf);
     for (name, value) in labels {
-        encode_key(1, WireType::LengthDelimited, buf);
-        encode_varint(label_len(name, value) as u64, buf);
-        for (tag, text) in [(1, name), (2, value)] {
-            encode_key(tag, WireType::LengthDelimited, buf);
-            encode_varint(text.len() as u64, buf);
-            buf.extend_from_slice(text);
-        }
+        write_label_record(buf, name, value);
     }
     for (timestamp, value) in samples {
         encode_key(2, WireType::LengthDelimited, buf);
@@ -174,17 +170,13 @@ fn write_series(
     }
 }
 
-/// Size of a series as `write_original` writes it, for sizing buffers.
-pub fn original_len(series: &TimeSeries) -> usize {
-    let len = series.encoded_len();
-    1 + encoded_len_varint(len as u64) + len
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::v1::Label;
     use crate::proto::v1::WriteRequest;
     use bytes::Bytes;
+    use prost::Message;
 
     fn l(n: &'static str, v: &'static str) -> Label {
         Label {
@@ -259,24 +251,5 @@ mod tests {
         assert_eq!(labels.len(), 2);
         assert_eq!(&labels[1].value[..], b"up");
         assert_eq!(request.timeseries[0].samples[0].timestamp, -5);
-    }
-
-    #[test]
-    fn originals_round_trip_and_length_is_exact() {
-        let series = TimeSeries {
-            labels: vec![l("__name__", "up")],
-            samples: vec![crate::proto::v1::Sample {
-                value: 1.0,
-                timestamp: 5,
-            }],
-            ..Default::default()
-        };
-        let mut buf = Vec::new();
-        write_original(&mut buf, &series);
-        assert_eq!(buf.len(), original_len(&series));
-        assert_eq!(
-            WriteRequest::decode(&buf[..]).expect("decode").timeseries[0],
-            series
-        );
     }
 }

@@ -14,12 +14,13 @@ use crate::metrics::{Metrics, stage};
 use crate::output::{self, OutputKind, OutputPoint};
 use crate::proto::{MetricType, v1};
 use crate::selector::SeriesFilter;
+use crate::view::{self, SeriesView};
 
 /// How many problems an error body lists before summarising.
 const MAX_LISTED_PROBLEMS: usize = 5;
 
 /// A decoded request: its series with their metric types, and its metadata entries.
-type Decoded = (Vec<(v1::TimeSeries, MetricType)>, Vec<v1::MetricMetadata>);
+type Decoded<'a> = (Vec<(SeriesView<'a>, MetricType)>, Vec<v1::MetricMetadata>);
 
 /// Counts of what a request carried and what was accepted (reported in 2.0 response headers).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -55,8 +56,10 @@ pub struct Pipeline {
 }
 
 /// A validated series ready for scoring and forwarding.
-struct Prepared {
-    series: v1::TimeSeries,
+struct Prepared<'a> {
+    series: SeriesView<'a>,
+    /// Whether normalisation changed its labels (else its received bytes are forwarded).
+    relabelled: bool,
     hash: u64,
     /// Range of this series' samples in the scorer input, when it is scored.
     inputs: Option<std::ops::Range<usize>>,
@@ -65,34 +68,21 @@ struct Prepared {
 impl Pipeline {
     /// Handles one request body; on error, `Written` still says what was accepted.
     pub async fn write(&self, protocol: Protocol, body: Bytes) -> (Written, Result<(), Error>) {
-        let decoded = decode::decompress(&body, self.max_decoded_bytes)
-            .and_then(|raw| self.decode(protocol, raw));
-        let (series, metadata) = match decoded {
-            Ok(decoded) => decoded,
-            Err(error) => {
-                self.metrics
-                    .errors
-                    .with_label_values(&[error.error_type(), stage::DECODE])
-                    .inc();
-                return (Written::default(), Err(error));
-            }
-        };
-        let (parts, written, problems) = match self.process(protocol, series, metadata) {
+        let processed = decode::decompress(&body, self.max_decoded_bytes).and_then(|raw| {
+            let mut owned = Vec::new();
+            let (series, metadata) = self
+                .decode(protocol, &raw, &mut owned)
+                .inspect_err(|error| self.count_error(error, stage::DECODE))?;
+            self.process(protocol, series, metadata)
+                .inspect_err(|error| self.count_error(error, stage::SCORE))
+        });
+        let (parts, written, problems) = match processed {
             Ok(processed) => processed,
-            Err(error) => {
-                self.metrics
-                    .errors
-                    .with_label_values(&[error.error_type(), stage::SCORE])
-                    .inc();
-                return (Written::default(), Err(error));
-            }
+            Err(error) => return (Written::default(), Err(error)),
         };
         if let Err(error) = self.forwarder.send(parts).await {
             if !matches!(error, Error::DownstreamRejected(_)) {
-                self.metrics
-                    .errors
-                    .with_label_values(&[error.error_type(), stage::FORWARD])
-                    .inc();
+                self.count_error(&error, stage::FORWARD);
             }
             return (Written::default(), Err(error));
         }
@@ -102,21 +92,35 @@ impl Pipeline {
         }
     }
 
-    fn decode(&self, protocol: Protocol, raw: Bytes) -> Result<Decoded, Error> {
+    fn count_error(&self, error: &Error, stage: &str) {
+        self.metrics
+            .errors
+            .with_label_values(&[error.error_type(), stage])
+            .inc();
+    }
+
+    /// Decodes a request: 1.0 in place in `raw`; 2.0 resolved into `owned`, then viewed.
+    fn decode<'a>(
+        &self,
+        protocol: Protocol,
+        raw: &'a Bytes,
+        owned: &'a mut Vec<decode::ResolvedSeries>,
+    ) -> Result<Decoded<'a>, Error> {
         match protocol {
             Protocol::V1 => {
-                let request = decode::decode_v1(raw)?;
+                let request = view::decode_v1(raw)?;
                 let series = request
-                    .timeseries
+                    .series
                     .into_iter()
                     .map(|s| (s, MetricType::Unknown))
                     .collect();
                 Ok((series, request.metadata))
             }
             Protocol::V2 => {
-                let series = decode::decode_v2(raw)?
-                    .into_iter()
-                    .map(|r| (r.series, r.metric_type))
+                *owned = decode::decode_v2(raw.clone())?;
+                let series = owned
+                    .iter_mut()
+                    .map(|r| (SeriesView::from_owned(&mut r.series), r.metric_type))
                     .collect();
                 Ok((series, Vec::new()))
             }
@@ -128,7 +132,7 @@ impl Pipeline {
     fn process(
         &self,
         protocol: Protocol,
-        series: Vec<(v1::TimeSeries, MetricType)>,
+        series: Vec<(SeriesView<'_>, MetricType)>,
         metadata: Vec<v1::MetricMetadata>,
     ) -> Result<(Vec<Part>, Written, Option<Error>), Error> {
         if !metadata.is_empty() {
@@ -148,13 +152,16 @@ impl Pipeline {
         {
             let types = self.metadata.view();
             for (mut ts, declared) in series {
-                if let Err(why) = labels::normalise(&mut ts.labels, &self.limits) {
-                    rejected += 1;
-                    if problems.len() < MAX_LISTED_PROBLEMS {
-                        problems.push(format!("{}: {why}", labels::describe(&ts.labels)));
+                let relabelled = match labels::normalise(&mut ts.labels, &self.limits) {
+                    Ok(relabelled) => relabelled,
+                    Err(why) => {
+                        rejected += 1;
+                        if problems.len() < MAX_LISTED_PROBLEMS {
+                            problems.push(format!("{}: {why}", labels::describe(&ts.labels)));
+                        }
+                        continue;
                     }
-                    continue;
-                }
+                };
                 written.samples += ts.samples.len();
                 written.histograms += ts.histograms.len();
                 written.exemplars += ts.exemplars.len();
@@ -177,6 +184,7 @@ impl Pipeline {
                 });
                 prepared.push(Prepared {
                     series: ts,
+                    relabelled,
                     hash,
                     inputs: range,
                 });
@@ -248,7 +256,7 @@ impl Pipeline {
 
     fn encode(
         &self,
-        prepared: &[Prepared],
+        prepared: &[Prepared<'_>],
         outcomes: &[Outcome],
         metadata: &[v1::MetricMetadata],
     ) -> Vec<Part> {
@@ -266,7 +274,7 @@ impl Pipeline {
             let part = &mut parts[self.forwarder.shard_of(p.hash)];
             let original = p.series.samples.len() + p.series.histograms.len();
             if original > 0 || !p.series.exemplars.is_empty() {
-                output::write_original(&mut part.body, &p.series);
+                p.series.write_record(&mut part.body, p.relabelled);
                 part.samples += original;
                 part.originals += original;
             }

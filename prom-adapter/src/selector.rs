@@ -2,7 +2,7 @@
 
 use regex::Regex;
 
-use crate::proto::v1::Label;
+use crate::labels::LabelPair;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -19,12 +19,12 @@ struct Matcher {
 }
 
 impl Matcher {
-    fn matches(&self, labels: &[Label]) -> bool {
+    fn matches<L: LabelPair>(&self, labels: &[L]) -> bool {
         // A missing label matches as the empty string, as in PromQL.
         let value = labels
             .iter()
-            .find(|l| l.name == self.name.as_bytes())
-            .and_then(|l| std::str::from_utf8(&l.value).ok())
+            .find(|l| l.name() == self.name.as_bytes())
+            .and_then(|l| std::str::from_utf8(l.value()).ok())
             .unwrap_or("");
         match &self.op {
             Op::Equal(v) => value == v,
@@ -107,7 +107,7 @@ impl Selector {
     }
 
     /// Whether the label set matches every matcher.
-    pub fn matches(&self, labels: &[Label]) -> bool {
+    pub fn matches<L: LabelPair>(&self, labels: &[L]) -> bool {
         self.matchers.iter().all(|m| m.matches(labels))
     }
 
@@ -157,7 +157,7 @@ impl SeriesFilter {
     }
 
     /// Whether a series is scored.
-    pub fn selects(&self, labels: &[Label]) -> bool {
+    pub fn selects<L: LabelPair>(&self, labels: &[L]) -> bool {
         (self.include.is_empty() || self.include.iter().any(|s| s.matches(labels)))
             && !self.exclude.iter().any(|s| s.matches(labels))
     }
@@ -166,6 +166,7 @@ impl SeriesFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::v1::Label;
     use bytes::Bytes;
 
     fn labels(pairs: &[(&'static str, &'static str)]) -> Vec<Label> {

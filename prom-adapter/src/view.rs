@@ -1,0 +1,372 @@
+//! Series viewed in place: remote-write 1.0 decoded without copying label text (labels point into
+//! the decompressed request), and a series forwarded as the bytes it arrived in when its labels
+//! need no change.
+//!
+//! Decoding follows protobuf's rules as prost applies them to `proto::v1`: fields in any order,
+//! repeated fields appended, the last of a repeated scalar wins, unknown fields skipped, a known
+//! field with the wrong wire type refused.
+
+use prost::Message;
+use prost::encoding::{
+    DecodeContext, WireType, decode_key, decode_varint, encode_key, encode_varint, message,
+    skip_field,
+};
+
+use crate::Error;
+use crate::labels::LabelRef;
+use crate::output::{label_record_len, write_label_record};
+use crate::proto::v1;
+
+/// One series of a request: labels borrowed from the request, samples decoded.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SeriesView<'a> {
+    /// Label pairs, as received until normalised.
+    pub labels: Vec<LabelRef<'a>>,
+    /// Float samples, oldest first.
+    pub samples: Vec<v1::Sample>,
+    /// Exemplars.
+    pub exemplars: Vec<v1::Exemplar>,
+    /// Native histogram samples.
+    pub histograms: Vec<v1::Histogram>,
+    /// The `WriteRequest.timeseries` record as received (1.0 only).
+    pub raw: Option<&'a [u8]>,
+}
+
+/// A 1.0 request viewed in place.
+#[derive(Debug, Default)]
+pub struct RequestView<'a> {
+    /// The series, in request order.
+    pub series: Vec<SeriesView<'a>>,
+    /// Metadata entries.
+    pub metadata: Vec<v1::MetricMetadata>,
+}
+
+/// Decodes a remote-write 1.0 `WriteRequest` whose labels borrow from `buf`.
+pub fn decode_v1(buf: &[u8]) -> Result<RequestView<'_>, Error> {
+    decode_request(buf)
+        .map_err(|e| Error::Malformed(format!("cannot decode prometheus.WriteRequest: {e}")))
+}
+
+impl<'a> SeriesView<'a> {
+    /// A view of an owned series (remote write 2.0 after symbol resolution); takes its samples.
+    pub fn from_owned(series: &'a mut v1::TimeSeries) -> Self {
+        let v1::TimeSeries {
+            labels,
+            samples,
+            exemplars,
+            histograms,
+        } = series;
+        Self {
+            labels: labels.iter().map(LabelRef::from).collect(),
+            samples: std::mem::take(samples),
+            exemplars: std::mem::take(exemplars),
+            histograms: std::mem::take(histograms),
+            raw: None,
+        }
+    }
+
+    /// Appends the series as a `WriteRequest.timeseries` record: the received bytes when
+    /// `relabelled` is false and they are at hand, else encoded from the view.
+    pub fn write_record(&self, buf: &mut Vec<u8>, relabelled: bool) {
+        if let (false, Some(raw)) = (relabelled, self.raw) {
+            buf.extend_from_slice(raw);
+            return;
+        }
+        let len = self
+            .labels
+            .iter()
+            .map(|l| label_record_len(l.name, l.value))
+            .sum::<usize>()
+            + message::encoded_len_repeated(2, &self.samples)
+            + message::encoded_len_repeated(3, &self.exemplars)
+            + message::encoded_len_repeated(4, &self.histograms);
+        encode_key(1, WireType::LengthDelimited, buf);
+        encode_varint(len as u64, buf);
+        for label in &self.labels {
+            write_label_record(buf, label.name, label.value);
+        }
+        for sample in &self.samples {
+            message::encode(2, sample, buf);
+        }
+        for exemplar in &self.exemplars {
+            message::encode(3, exemplar, buf);
+        }
+        for histogram in &self.histograms {
+            message::encode(4, histogram, buf);
+        }
+    }
+}
+
+fn decode_request(mut buf: &[u8]) -> Result<RequestView<'_>, String> {
+    let mut request = RequestView::default();
+    while !buf.is_empty() {
+        let record_start = buf;
+        let (tag, wire_type) = decode_key(&mut buf).map_err(|e| e.to_string())?;
+        match (tag, wire_type) {
+            (1, WireType::LengthDelimited) => {
+                let body = take_delimited(&mut buf)?;
+                let record = &record_start[..record_start.len() - buf.len()];
+                let series = decode_series(body, record)
+                    .map_err(|e| format!("WriteRequest.timeseries: {e}"))?;
+                request.series.push(series);
+            }
+            (3, WireType::LengthDelimited) => {
+                let body = take_delimited(&mut buf)?;
+                let metadata = v1::MetricMetadata::decode(body)
+                    .map_err(|e| format!("WriteRequest.metadata: {e}"))?;
+                request.metadata.push(metadata);
+            }
+            (1 | 3, other) => return Err(wrong_wire_type("WriteRequest", tag, other)),
+            _ => skip(wire_type, tag, &mut buf)?,
+        }
+    }
+    Ok(request)
+}
+
+fn decode_series<'a>(mut buf: &'a [u8], record: &'a [u8]) -> Result<SeriesView<'a>, String> {
+    let mut series = SeriesView {
+        raw: Some(record),
+        ..SeriesView::default()
+    };
+    while !buf.is_empty() {
+        let (tag, wire_type) = decode_key(&mut buf).map_err(|e| e.to_string())?;
+        if !(1..=4).contains(&tag) {
+            skip(wire_type, tag, &mut buf)?;
+            continue;
+        }
+        if wire_type != WireType::LengthDelimited {
+            return Err(wrong_wire_type("TimeSeries", tag, wire_type));
+        }
+        let body = take_delimited(&mut buf)?;
+        let text = |e: prost::DecodeError| format!("TimeSeries field {tag}: {e}");
+        match tag {
+            1 => series.labels.push(decode_label(body)?),
+            2 => series.samples.push(v1::Sample::decode(body).map_err(text)?),
+            3 => series
+                .exemplars
+                .push(v1::Exemplar::decode(body).map_err(text)?),
+            _ => series
+                .histograms
+                .push(v1::Histogram::decode(body).map_err(text)?),
+        }
+    }
+    Ok(series)
+}
+
+fn decode_label(mut buf: &[u8]) -> Result<LabelRef<'_>, String> {
+    let mut label = LabelRef {
+        name: b"",
+        value: b"",
+    };
+    while !buf.is_empty() {
+        let (tag, wire_type) = decode_key(&mut buf).map_err(|e| e.to_string())?;
+        match (tag, wire_type) {
+            (1, WireType::LengthDelimited) => label.name = take_delimited(&mut buf)?,
+            (2, WireType::LengthDelimited) => label.value = take_delimited(&mut buf)?,
+            (1 | 2, other) => return Err(wrong_wire_type("Label", tag, other)),
+            _ => skip(wire_type, tag, &mut buf)?,
+        }
+    }
+    Ok(label)
+}
+
+/// Reads a length prefix and returns that many bytes, advancing `buf` past them.
+fn take_delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], String> {
+    let len = decode_varint(buf).map_err(|e| e.to_string())?;
+    if len > buf.len() as u64 {
+        return Err(format!(
+            "length {len} runs past the end of the message ({} bytes left)",
+            buf.len()
+        ));
+    }
+    let (body, rest) = buf.split_at(len as usize);
+    *buf = rest;
+    Ok(body)
+}
+
+fn skip(wire_type: WireType, tag: u32, buf: &mut &[u8]) -> Result<(), String> {
+    skip_field(wire_type, tag, buf, DecodeContext::default()).map_err(|e| e.to_string())
+}
+
+fn wrong_wire_type(message: &str, tag: u32, wire_type: WireType) -> String {
+    format!("{message} field {tag} has wire type {wire_type:?}, expected length-delimited")
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use prost::encoding::encoded_len_varint;
+
+    use super::*;
+    use crate::proto::v1::{Label, WriteRequest};
+
+    fn owned(pairs: &[(&'static str, &'static str)], samples: &[(f64, i64)]) -> v1::TimeSeries {
+        v1::TimeSeries {
+            labels: pairs
+                .iter()
+                .map(|(n, v)| Label {
+                    name: Bytes::from_static(n.as_bytes()),
+                    value: Bytes::from_static(v.as_bytes()),
+                })
+                .collect(),
+            samples: samples
+                .iter()
+                .map(|&(value, timestamp)| v1::Sample { value, timestamp })
+                .collect(),
+            exemplars: vec![v1::Exemplar {
+                labels: vec![],
+                value: 1.5,
+                timestamp: 7,
+            }],
+            histograms: vec![],
+        }
+    }
+
+    /// A small deterministic generator for random requests and corruptions.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            self.0 >> 33
+        }
+    }
+
+    fn random_request(rng: &mut Rng) -> WriteRequest {
+        let names = ["__name__", "job", "instance", "le", "zone", ""];
+        let values = ["up", "api", "10.0.0.1:9100", "+Inf", "", "é"];
+        WriteRequest {
+            timeseries: (0..rng.next() % 5)
+                .map(|_| v1::TimeSeries {
+                    labels: (0..rng.next() % 4)
+                        .map(|_| Label {
+                            name: Bytes::from_static(names[rng.next() as usize % 6].as_bytes()),
+                            value: Bytes::from_static(values[rng.next() as usize % 6].as_bytes()),
+                        })
+                        .collect(),
+                    samples: (0..rng.next() % 3)
+                        .map(|_| v1::Sample {
+                            value: rng.next() as f64 / 3.0,
+                            timestamp: rng.next() as i64 - 1000,
+                        })
+                        .collect(),
+                    exemplars: vec![],
+                    histograms: vec![],
+                })
+                .collect(),
+            metadata: vec![],
+        }
+    }
+
+    /// Length of a varint-prefixed record of `len` bytes under a one-byte key.
+    fn record_len(len: usize) -> usize {
+        1 + encoded_len_varint(len as u64) + len
+    }
+
+    fn as_owned(view: &SeriesView<'_>) -> v1::TimeSeries {
+        v1::TimeSeries {
+            labels: view
+                .labels
+                .iter()
+                .map(|l| Label {
+                    name: Bytes::copy_from_slice(l.name),
+                    value: Bytes::copy_from_slice(l.value),
+                })
+                .collect(),
+            samples: view.samples.clone(),
+            exemplars: view.exemplars.clone(),
+            histograms: view.histograms.clone(),
+        }
+    }
+
+    #[test]
+    fn views_hold_what_prost_decodes_and_records_are_the_received_bytes() {
+        let request = WriteRequest {
+            timeseries: vec![
+                owned(
+                    &[("__name__", "up"), ("job", "api")],
+                    &[(1.0, 10), (0.0, 0)],
+                ),
+                owned(&[("__name__", "x")], &[]),
+            ],
+            metadata: vec![v1::MetricMetadata {
+                r#type: 1,
+                metric_family_name: Bytes::from_static(b"up"),
+                help: Bytes::from_static(b"h"),
+                unit: Bytes::new(),
+            }],
+        };
+        let bytes = request.encode_to_vec();
+        let view = decode_v1(&bytes).expect("decodes");
+        assert_eq!(view.metadata, request.metadata);
+        let mut forwarded = Vec::new();
+        for (series, expected) in view.series.iter().zip(&request.timeseries) {
+            assert_eq!(&as_owned(series), expected);
+            let raw = series.raw.expect("raw record");
+            assert_eq!(raw.len(), record_len(expected.encoded_len()));
+            series.write_record(&mut forwarded, false);
+            let mut encoded = Vec::new();
+            series.write_record(&mut encoded, true);
+            assert_eq!(encoded, raw, "encoding a view gives prost's bytes back");
+        }
+        let metadata_len: usize = request
+            .metadata
+            .iter()
+            .map(|m| record_len(m.encoded_len()))
+            .sum();
+        assert_eq!(forwarded, bytes[..bytes.len() - metadata_len]);
+    }
+
+    #[test]
+    fn random_requests_and_their_corruptions_decode_exactly_as_prost_decodes_them() {
+        let mut rng = Rng(42);
+        let (mut agreed_ok, mut agreed_err) = (0, 0);
+        for _ in 0..3000 {
+            let mut bytes = random_request(&mut rng).encode_to_vec();
+            match rng.next() % 3 {
+                0 if !bytes.is_empty() => {
+                    let cut = rng.next() as usize % bytes.len();
+                    bytes.truncate(cut);
+                }
+                1 if !bytes.is_empty() => {
+                    let at = rng.next() as usize % bytes.len();
+                    bytes[at] ^= 1 << (rng.next() % 8);
+                }
+                _ => {}
+            }
+            let theirs = WriteRequest::decode(&bytes[..]);
+            let ours = decode_v1(&bytes);
+            match (theirs, ours) {
+                (Ok(theirs), Ok(ours)) => {
+                    let ours: Vec<_> = ours.series.iter().map(as_owned).collect();
+                    assert_eq!(ours, theirs.timeseries, "{bytes:?}");
+                    agreed_ok += 1;
+                }
+                (Err(_), Err(_)) => agreed_err += 1,
+                (theirs, ours) => panic!(
+                    "decoders disagree on {bytes:?}: prost {:?}, view {:?}",
+                    theirs.map(|_| ()),
+                    ours.map(|_| ())
+                ),
+            }
+        }
+        assert!(
+            agreed_ok > 1000 && agreed_err > 100,
+            "{agreed_ok} ok, {agreed_err} errors"
+        );
+    }
+
+    #[test]
+    fn owned_series_become_views_that_encode_like_prost() {
+        let mut series = owned(&[("__name__", "up"), ("a", "b")], &[(2.5, 99)]);
+        let expected = series.clone();
+        let view = SeriesView::from_owned(&mut series);
+        assert_eq!(as_owned(&view), expected);
+        let mut buf = Vec::new();
+        view.write_record(&mut buf, false);
+        let decoded = WriteRequest::decode(&buf[..]).expect("valid record");
+        assert_eq!(decoded.timeseries, vec![expected]);
+    }
+}
