@@ -12,7 +12,7 @@ use grafana_plugin_sdk::backend::DataResponse;
 use grafana_plugin_sdk::data::Frame;
 use omen_grafana_datasource::QueryType;
 use omen_grafana_datasource::columns::score_live;
-use omen_grafana_datasource::frames::series_frame;
+use omen_grafana_datasource::frames::{display_name, series_frame};
 use omen_grafana_datasource::prom::parse_range_answer;
 use omen_scoring::{Model, RETRY_HORIZON, SeriesKind};
 
@@ -53,7 +53,12 @@ fn bench(c: &mut Criterion) {
                 .map(|s| {
                     let columns =
                         score_live(&model, SeriesKind::Gauge, s, start_ms).expect("scores");
-                    series_frame(&columns, QueryType::Band, 1.0)
+                    series_frame(
+                        &columns,
+                        display_name(&columns.labels),
+                        QueryType::Band,
+                        1.0,
+                    )
                 })
                 .collect();
             let checked = frames.iter().map(|f| f.check().expect("valid")).collect();

@@ -8,7 +8,7 @@ use omen_scoring::{Model, RETRY_HORIZON};
 use crate::Error;
 use crate::columns::{Columns, kind_of, score_live};
 use crate::prom::{PromClient, Series};
-use crate::query::{Plan, Resolved, Source};
+use crate::query::{Plan, Resolved, Source, expand_variables};
 use crate::stored::{OUTPUTS, Selector, join};
 
 /// Grafana's time range and resolution hints for one query.
@@ -22,6 +22,8 @@ pub struct Range {
     pub interval_ms: i64,
     /// Most points Grafana wants per series (0 when it gave none, as alerting does).
     pub max_data_points: i64,
+    /// Scrape interval of the data, ms (for `$__rate_interval`).
+    pub scrape_ms: i64,
 }
 
 /// The answer to one query.
@@ -60,8 +62,9 @@ async fn live(
 ) -> Result<Answer, Error> {
     let warmup = model.window() + RETRY_HORIZON;
     let plan = plan(range, warmup)?;
+    let expr = expand_variables(&query.expr, &plan, range.from_ms, range.scrape_ms);
     let mut series = client
-        .query_range(&query.expr, plan.fetch_start_ms, plan.end_ms, plan.step_ms)
+        .query_range(&expr, plan.fetch_start_ms, plan.end_ms, plan.step_ms)
         .await?;
     let notices = cap(&mut series, query.max_series);
     let kinds: Vec<_> = series
@@ -82,7 +85,7 @@ async fn live(
         series: scored,
         executed: format!(
             "{} (range query, step {}s, {} warm-up points before the range, scored live)",
-            query.expr,
+            expr,
             plan.step_ms as f64 / 1000.0,
             warmup
         ),

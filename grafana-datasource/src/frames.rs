@@ -35,9 +35,13 @@ pub mod names {
     pub const SCORE: &str = "Score";
 }
 
-/// The frames for one series and query type. `threshold` selects the anomaly rows.
-pub fn series_frame(columns: &Columns, query_type: QueryType, threshold: f64) -> Frame {
-    let name = display_name(&columns.labels);
+/// The frame named `name` for one series and query type. `threshold` selects the anomaly rows.
+pub fn series_frame(
+    columns: &Columns,
+    name: String,
+    query_type: QueryType,
+    threshold: f64,
+) -> Frame {
     let labels = &columns.labels;
     match query_type {
         QueryType::Band => Frame::new(name).with_fields([
@@ -141,7 +145,8 @@ mod tests {
 
     #[test]
     fn band_frames_have_value_expected_and_edges_with_labels() {
-        let frame = series_frame(&columns(), QueryType::Band, 1.0);
+        let c = columns();
+        let frame = series_frame(&c, display_name(&c.labels), QueryType::Band, 1.0);
         assert_eq!(frame.name, r#"load{job="api"}"#);
         assert_eq!(
             field_names(&frame),
@@ -159,17 +164,17 @@ mod tests {
 
     #[test]
     fn anomaly_frames_keep_only_rows_at_or_over_the_threshold() {
-        let frame = series_frame(&columns(), QueryType::Anomalies, 3.0);
+        let frame = series_frame(&columns(), "s".into(), QueryType::Anomalies, 3.0);
         assert_eq!(field_names(&frame), ["Time", "Value", "Score"]);
         assert_eq!(frame.fields()[0].values().len(), 1);
-        let frame = series_frame(&columns(), QueryType::Anomalies, 0.1);
+        let frame = series_frame(&columns(), "s".into(), QueryType::Anomalies, 0.1);
         assert_eq!(frame.fields()[0].values().len(), 2);
         frame.check().expect("a valid frame");
     }
 
     #[test]
     fn score_frames_have_time_and_score() {
-        let frame = series_frame(&columns(), QueryType::Score, 1.0);
+        let frame = series_frame(&columns(), "s".into(), QueryType::Score, 1.0);
         assert_eq!(field_names(&frame), ["Time", "Score"]);
         assert_eq!(frame.fields()[1].values().len(), 3);
     }

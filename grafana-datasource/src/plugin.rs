@@ -16,9 +16,9 @@ use serde_json::json;
 
 use crate::engine::{self, Range};
 use crate::error::{Error, QueryError};
-use crate::frames::{metadata, series_frame};
+use crate::frames::{display_name, metadata, series_frame};
 use crate::prom::{Auth, PromClient};
-use crate::query::QueryModel;
+use crate::query::{QueryModel, legend};
 use crate::settings::{JsonData, SecureJsonData};
 
 /// Instance settings as this plugin reads them.
@@ -113,6 +113,7 @@ impl OmenDatasource {
             to_ms: query.time_range.to.timestamp_millis(),
             interval_ms: i64::try_from(query.interval.as_millis()).unwrap_or(i64::MAX),
             max_data_points: query.max_data_points,
+            scrape_ms: settings.scrape_interval_ms(),
         };
         let answer = engine::run(&client, self.model(), &resolved, range)
             .await
@@ -121,7 +122,13 @@ impl OmenDatasource {
         let mut frames: Vec<Frame> = answer
             .series
             .iter()
-            .map(|columns| series_frame(columns, resolved.query_type, resolved.threshold))
+            .map(|columns| {
+                let name = resolved.legend_format.as_deref().map_or_else(
+                    || display_name(&columns.labels),
+                    |format| legend(format, &columns.labels),
+                );
+                series_frame(columns, name, resolved.query_type, resolved.threshold)
+            })
             .collect();
         // The query's metadata goes on its first frame (an empty frame when there are no series).
         match frames.first_mut() {

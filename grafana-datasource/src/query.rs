@@ -77,6 +77,9 @@ pub struct QueryModel {
     pub max_series: Option<usize>,
     /// Hidden queries are answered with no frames.
     pub hide: bool,
+    /// Series names like Grafana's Prometheus datasource: `{{label}}` replaced by the series'
+    /// label values; empty (or `__auto`) for the PromQL-style name.
+    pub legend_format: Option<String>,
 }
 
 /// Default anomaly threshold: the band's edge.
@@ -103,6 +106,8 @@ pub struct Resolved {
     pub kind: KindChoice,
     /// Series limit.
     pub max_series: usize,
+    /// Legend format, when set.
+    pub legend_format: Option<String>,
 }
 
 impl QueryModel {
@@ -138,6 +143,12 @@ impl QueryModel {
             max_series: self
                 .max_series
                 .map_or(max_series, |m| m.clamp(1, max_series)),
+            legend_format: self
+                .legend_format
+                .as_deref()
+                .map(str::trim)
+                .filter(|f| !f.is_empty() && *f != "__auto")
+                .map(str::to_owned),
         })
     }
 }
@@ -191,6 +202,65 @@ impl Plan {
             fetch_start_ms: start_ms.saturating_sub(warmup.saturating_mul(step_ms)),
         })
     }
+}
+
+/// Grafana's interval variables in `expr`, as the Prometheus datasource expands them, for
+/// queries that reach the backend unexpanded (alert rules): `$__interval`, `$__interval_ms`,
+/// `$__rate_interval`, `$__range`, `$__range_s`, `$__range_ms` (also written `${__name}`).
+/// `scrape_ms` is the scrape interval of the data (the datasource's `timeInterval`).
+pub fn expand_variables(expr: &str, plan: &Plan, from_ms: i64, scrape_ms: i64) -> String {
+    if !expr.contains("__") {
+        return expr.to_owned();
+    }
+    let range_ms = (plan.end_ms - from_ms).max(0);
+    let range_s = (range_ms + 500) / 1000;
+    let rate_ms = (plan.step_ms + scrape_ms).max(4 * scrape_ms);
+    let duration = |ms: i64| {
+        if ms % 1000 == 0 {
+            format!("{}s", ms / 1000)
+        } else {
+            format!("{ms}ms")
+        }
+    };
+    // Longer names first, so `$__interval` does not eat the start of `$__interval_ms`.
+    let values = [
+        ("__interval_ms", plan.step_ms.to_string()),
+        ("__interval", duration(plan.step_ms)),
+        ("__rate_interval", duration(rate_ms)),
+        ("__range_ms", range_ms.to_string()),
+        ("__range_s", range_s.to_string()),
+        ("__range", format!("{range_s}s")),
+    ];
+    let mut out = expr.to_owned();
+    for (name, value) in &values {
+        out = out.replace(&format!("${{{name}}}"), value);
+        out = out.replace(&format!("${name}"), value);
+    }
+    out
+}
+
+/// A series name from a legend format: `{{ label }}` becomes the label's value (empty when the
+/// series has no such label); other text is kept.
+pub fn legend(format: &str, labels: &std::collections::BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(format.len());
+    let mut rest = format;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        match after.find("}}") {
+            Some(close) => {
+                let name = after[..close].trim();
+                out.push_str(labels.get(name).map_or("", String::as_str));
+                rest = &after[close + 2..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `a / b` rounded up, for `a >= 0` and `b > 0`.
@@ -290,5 +360,38 @@ mod tests {
     #[test]
     fn reversed_range_is_refused() {
         assert!(Plan::new(10, 5, 1_000, 100, 0).is_err());
+    }
+
+    #[test]
+    fn interval_variables_expand_as_grafana_expands_them() {
+        let plan = Plan::new(0, 3_600_000, 15_000, 1000, 0).expect("plan");
+        let expr = "rate(x[$__rate_interval]) / $__interval_ms + y[${__interval}] + z[$__range] \
+                    + $__range_s + $__range_ms";
+        assert_eq!(
+            expand_variables(expr, &plan, 0, 15_000),
+            "rate(x[60s]) / 15000 + y[15s] + z[3600s] + 3600 + 3600000"
+        );
+        // A long step: the rate interval covers the step plus one scrape.
+        let plan = Plan::new(0, 86_400_000, 300_000, 288, 0).expect("plan");
+        assert_eq!(
+            expand_variables("$__rate_interval", &plan, 0, 15_000),
+            "315s"
+        );
+        assert_eq!(expand_variables("up", &plan, 0, 15_000), "up");
+    }
+
+    #[test]
+    fn legend_formats_replace_labels_and_keep_text() {
+        let labels: std::collections::BTreeMap<String, String> = [("job", "api"), ("code", "500")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        assert_eq!(legend("{{job}} {{ code }}s", &labels), "api 500s");
+        assert_eq!(legend("{{missing}}-x", &labels), "-x");
+        assert_eq!(legend("open {{job", &labels), "open {{job");
+        let r = resolve(json!({"expr": "up", "legendFormat": "__auto"}), "").expect("valid");
+        assert_eq!(r.legend_format, None);
+        let r = resolve(json!({"expr": "up", "legendFormat": "{{job}}"}), "").expect("valid");
+        assert_eq!(r.legend_format.as_deref(), Some("{{job}}"));
     }
 }

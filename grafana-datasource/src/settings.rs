@@ -23,6 +23,9 @@ pub struct JsonData {
     pub default_source: Source,
     /// Bearer-token authentication: send `Authorization: Bearer <secureJsonData.bearerToken>`.
     pub bearer_auth: bool,
+    /// Scrape interval of the data, as in Grafana's Prometheus datasource (`15s`, `1m`); used
+    /// for `$__rate_interval`. Default: 15s.
+    pub time_interval: Option<String>,
 }
 
 impl Default for JsonData {
@@ -32,6 +35,7 @@ impl Default for JsonData {
             max_series: DEFAULT_MAX_SERIES,
             default_source: Source::default(),
             bearer_auth: false,
+            time_interval: None,
         }
     }
 }
@@ -46,6 +50,16 @@ impl JsonData {
     /// The request timeout, at least one second.
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_seconds.max(1))
+    }
+
+    /// The scrape interval in ms (`timeInterval`; 15 s when absent or unreadable).
+    pub fn scrape_interval_ms(&self) -> i64 {
+        self.time_interval
+            .as_deref()
+            .and_then(|text| humantime::parse_duration(text.trim()).ok())
+            .and_then(|d| i64::try_from(d.as_millis()).ok())
+            .filter(|&ms| ms > 0)
+            .unwrap_or(15_000)
     }
 
     /// The series limit, within `1..=MAX_SERIES_CEILING`.

@@ -136,6 +136,17 @@ async fn live_scoring_returns_band_anomalies_and_scores() {
                 now - HOUR,
                 now,
             ),
+            // As an alert rule sends it: Grafana's variables unexpanded, a legend format.
+            query(
+                "D",
+                json!({
+                    "expr": "max_over_time(omen_test_load{job=\"omen-test\"}[$__rate_interval])",
+                    "queryType": "score",
+                    "legendFormat": "{{instance}} load",
+                }),
+                now - HOUR,
+                now,
+            ),
         ],
     )
     .await;
@@ -207,6 +218,17 @@ async fn live_scoring_returns_band_anomalies_and_scores() {
             .contains("returned 2 series"),
         "{notices}"
     );
+
+    // Variables expanded by the plugin ($__rate_interval = 4 x the 15 s scrape), legend applied.
+    let legend = frames(&responses["D"]);
+    let mut names: Vec<&str> = legend.iter().map(|f| f.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["a load", "b load"]);
+    let executed = legend[0].meta.as_ref().expect("meta")["executedQueryString"]
+        .as_str()
+        .expect("string")
+        .to_owned();
+    assert!(executed.contains("[60s]"), "{executed}");
     drop(plugin);
 }
 

@@ -24,6 +24,7 @@ type Props = QueryEditorProps<OmenDataSource, OmenQuery, OmenOptions>;
 export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) {
   const [threshold, setThreshold] = useState(query.threshold?.toString() ?? '');
   const [maxSeries, setMaxSeries] = useState(query.maxSeries?.toString() ?? '');
+  const [legendFormat, setLegendFormat] = useState(query.legendFormat ?? '');
   const [names, setNames] = useState<string[]>([]);
   useEffect(() => {
     datasource.metricNames().then(setNames, () => setNames([]));
@@ -112,6 +113,15 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) 
                 update({ maxSeries: maxSeriesParsed });
               }
             }}
+          />
+        </InlineField>
+        <InlineField label="Legend" labelWidth={10} tooltip="Series names from labels, e.g. {{job}} {{instance}}; empty for the full name">
+          <Input
+            width={24}
+            value={legendFormat}
+            placeholder="auto"
+            onChange={(e) => setLegendFormat(e.currentTarget.value)}
+            onBlur={() => update({ legendFormat: legendFormat.trim() === '' ? undefined : legendFormat })}
           />
         </InlineField>
       </InlineFieldRow>

@@ -15,6 +15,9 @@ export interface ModelInfo {
 
 /** The frontend half of the datasource: queries run in the Rust backend. */
 export class OmenDataSource extends DataSourceWithBackend<OmenQuery, OmenOptions> {
+  /** Annotation queries use the query editor: `anomalies` queries mark each anomalous point. */
+  annotations = {};
+
   constructor(settings: DataSourceInstanceSettings<OmenOptions>) {
     super(settings);
   }

@@ -63,6 +63,7 @@ declare module '@grafana/runtime' {
     constructor(settings: DataSourceInstanceSettings<J>);
     uid: string;
     name: string;
+    annotations?: object;
     getResource<T = unknown>(path: string, params?: Record<string, unknown>): Promise<T>;
     applyTemplateVariables(query: Q, scopedVars: ScopedVars): Q;
     filterQuery?(query: Q): boolean;

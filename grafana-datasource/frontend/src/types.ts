@@ -13,6 +13,8 @@ export interface OmenQuery extends DataQuery {
   threshold?: number;
   kind?: Kind;
   maxSeries?: number;
+  /** Series names from labels, as in the Prometheus datasource: `{{job}} {{instance}}`. */
+  legendFormat?: string;
 }
 
 export interface OmenOptions extends DataSourceJsonData {
@@ -20,6 +22,8 @@ export interface OmenOptions extends DataSourceJsonData {
   maxSeries?: number;
   defaultSource?: Source;
   bearerAuth?: boolean;
+  /** Scrape interval of the data (`15s`), for `$__rate_interval` in alert queries. */
+  timeInterval?: string;
 }
 
 export interface OmenSecureOptions {

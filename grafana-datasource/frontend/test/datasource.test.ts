@@ -12,6 +12,10 @@ it('replaces template variables in the expression only', () => {
   expect(query).toEqual({ refId: 'A', expr: 'up{job="api"}', threshold: 2 });
 });
 
+it('offers annotation queries through the query editor', () => {
+  expect(new OmenDataSource(settings).annotations).toEqual({});
+});
+
 it('filters hidden and empty queries', () => {
   const ds = new OmenDataSource(settings);
   expect(ds.filterQuery({ refId: 'A', expr: 'up' })).toBe(true);
