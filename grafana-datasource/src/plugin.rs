@@ -111,7 +111,9 @@ impl OmenDatasource {
         let range = Range {
             from_ms: query.time_range.from.timestamp_millis(),
             to_ms: query.time_range.to.timestamp_millis(),
-            interval_ms: i64::try_from(query.interval.as_millis()).unwrap_or(i64::MAX),
+            interval_ms: i64::try_from(query.interval.as_millis())
+                .unwrap_or(i64::MAX)
+                .max(resolved.min_step_ms),
             max_data_points: query.max_data_points,
             scrape_ms: settings.scrape_interval_ms(),
         };

@@ -80,6 +80,8 @@ pub struct QueryModel {
     /// Series names like Grafana's Prometheus datasource: `{{label}}` replaced by the series'
     /// label values; empty (or `__auto`) for the PromQL-style name.
     pub legend_format: Option<String>,
+    /// Smallest step, as the Prometheus datasource's "Min step" (`30s`, `1m`).
+    pub interval: Option<String>,
 }
 
 /// Default anomaly threshold: the band's edge.
@@ -108,6 +110,8 @@ pub struct Resolved {
     pub max_series: usize,
     /// Legend format, when set.
     pub legend_format: Option<String>,
+    /// Smallest step, ms (0: none).
+    pub min_step_ms: i64,
 }
 
 impl QueryModel {
@@ -131,6 +135,13 @@ impl QueryModel {
         if !(threshold.is_finite() && threshold >= 0.0) {
             return Err(format!("threshold must be a number >= 0, got {threshold}"));
         }
+        let min_step_ms = match self.interval.as_deref().map(str::trim) {
+            None | Some("") => 0,
+            Some(text) => humantime::parse_duration(text)
+                .ok()
+                .and_then(|d| i64::try_from(d.as_millis()).ok())
+                .ok_or_else(|| format!("min step `{text}` is not a duration such as 30s or 1m"))?,
+        };
         let query_type = QueryType::from_grafana(grafana_query_type)?
             .or(self.query_type)
             .unwrap_or_default();
@@ -149,6 +160,7 @@ impl QueryModel {
                 .map(str::trim)
                 .filter(|f| !f.is_empty() && *f != "__auto")
                 .map(str::to_owned),
+            min_step_ms,
         })
     }
 }
@@ -393,5 +405,19 @@ mod tests {
         assert_eq!(r.legend_format, None);
         let r = resolve(json!({"expr": "up", "legendFormat": "{{job}}"}), "").expect("valid");
         assert_eq!(r.legend_format.as_deref(), Some("{{job}}"));
+    }
+
+    #[test]
+    fn min_step_is_a_duration() {
+        let r = resolve(json!({"expr": "up", "interval": "1m"}), "").expect("valid");
+        assert_eq!(r.min_step_ms, 60_000);
+        assert_eq!(
+            resolve(json!({"expr": "up"}), "")
+                .expect("valid")
+                .min_step_ms,
+            0
+        );
+        let err = resolve(json!({"expr": "up", "interval": "fast"}), "").expect_err("invalid");
+        assert!(err.contains("min step `fast`"), "{err}");
     }
 }

@@ -143,6 +143,7 @@ async fn live_scoring_returns_band_anomalies_and_scores() {
                     "expr": "max_over_time(omen_test_load{job=\"omen-test\"}[$__rate_interval])",
                     "queryType": "score",
                     "legendFormat": "{{instance}} load",
+                    "interval": "30s",
                 }),
                 now - HOUR,
                 now,
@@ -219,11 +220,16 @@ async fn live_scoring_returns_band_anomalies_and_scores() {
         "{notices}"
     );
 
-    // Variables expanded by the plugin ($__rate_interval = 4 x the 15 s scrape), legend applied.
+    // Min step, variables expanded by the plugin ($__rate_interval = 4 x the 15 s scrape), legend.
     let legend = frames(&responses["D"]);
     let mut names: Vec<&str> = legend.iter().map(|f| f.name.as_str()).collect();
     names.sort_unstable();
     assert_eq!(names, ["a load", "b load"]);
+    assert_eq!(
+        legend[0].field("Score").values.len(),
+        121,
+        "an hour at the 30s min step"
+    );
     let executed = legend[0].meta.as_ref().expect("meta")["executedQueryString"]
         .as_str()
         .expect("string")

@@ -25,6 +25,7 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) 
   const [threshold, setThreshold] = useState(query.threshold?.toString() ?? '');
   const [maxSeries, setMaxSeries] = useState(query.maxSeries?.toString() ?? '');
   const [legendFormat, setLegendFormat] = useState(query.legendFormat ?? '');
+  const [minStep, setMinStep] = useState(query.interval ?? '');
   const [names, setNames] = useState<string[]>([]);
   useEffect(() => {
     datasource.metricNames().then(setNames, () => setNames([]));
@@ -122,6 +123,15 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) 
             placeholder="auto"
             onChange={(e) => setLegendFormat(e.currentTarget.value)}
             onBlur={() => update({ legendFormat: legendFormat.trim() === '' ? undefined : legendFormat })}
+          />
+        </InlineField>
+        <InlineField label="Min step" labelWidth={10} tooltip="Smallest step between points, e.g. 30s or 1m">
+          <Input
+            width={10}
+            value={minStep}
+            placeholder="auto"
+            onChange={(e) => setMinStep(e.currentTarget.value)}
+            onBlur={() => update({ interval: minStep.trim() === '' ? undefined : minStep.trim() })}
           />
         </InlineField>
       </InlineFieldRow>

@@ -15,6 +15,8 @@ export interface OmenQuery extends DataQuery {
   maxSeries?: number;
   /** Series names from labels, as in the Prometheus datasource: `{{job}} {{instance}}`. */
   legendFormat?: string;
+  /** Smallest step between points, as the Prometheus datasource's "Min step" (`30s`). */
+  interval?: string;
 }
 
 export interface OmenOptions extends DataSourceJsonData {
