@@ -164,12 +164,20 @@ async fn run_shard(
                 Err(_) => break,
             }
         }
-        let mut body = Vec::with_capacity(batch.iter().map(|c| c.part.body.len()).sum());
-        for chunk in &batch {
-            body.extend_from_slice(&chunk.part.body);
-        }
+        // A lone chunk is sent as it is; several are joined (their records concatenate).
+        let joined;
+        let body: &[u8] = if let [chunk] = batch.as_slice() {
+            &chunk.part.body
+        } else {
+            let mut all = Vec::with_capacity(batch.iter().map(|c| c.part.body.len()).sum());
+            for chunk in &batch {
+                all.extend_from_slice(&chunk.part.body);
+            }
+            joined = all;
+            &joined
+        };
         let started = Instant::now();
-        let result = client.send(&body).await;
+        let result = client.send(body).await;
         metrics
             .forward_duration
             .observe(started.elapsed().as_secs_f64());
