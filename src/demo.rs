@@ -71,12 +71,10 @@ impl Client {
     }
 
     async fn query(&self, promql: &str) -> Vec<Value> {
-        let url = format!(
-            "{}/api/v1/query?query={}",
-            self.endpoints.downstream,
-            urlencode(promql)
-        );
-        self.get(url)
+        let Some(url) = query_url(&self.endpoints.downstream, promql) else {
+            return Vec::new();
+        };
+        self.get(url.into())
             .await
             .ok()
             .and_then(|v| v["data"]["result"].as_array().cloned())
@@ -100,15 +98,9 @@ impl Client {
     }
 }
 
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// The instant-query URL of `promql` on the Prometheus at `base`.
+fn query_url(base: &str, promql: &str) -> Option<reqwest::Url> {
+    reqwest::Url::parse_with_params(&format!("{base}/api/v1/query"), [("query", promql)]).ok()
 }
 
 fn say(message: &str) {
@@ -246,9 +238,13 @@ mod tests {
 
     #[test]
     fn promql_is_encoded_for_a_query_string() {
-        assert_eq!(
-            urlencode(r#"ALERTS{service="a b"}"#),
-            "ALERTS%7Bservice%3D%22a%20b%22%7D"
-        );
+        let promql = r#"ALERTS{service="a b", alertname=~"x|y&z"}"#;
+        let url = query_url("http://127.0.0.1:9091", promql).expect("valid URL");
+        assert_eq!(url.path(), "/api/v1/query");
+        let pairs: Vec<_> = url.query_pairs().collect();
+        assert_eq!(pairs.len(), 1);
+        assert_eq!(pairs[0].0, "query");
+        assert_eq!(pairs[0].1, promql);
+        assert!(!url.as_str().contains('"') && !url.as_str().contains('{'));
     }
 }

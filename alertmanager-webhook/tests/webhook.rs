@@ -15,6 +15,11 @@ use serde_json::Value;
 const SETTLE: Duration = Duration::from_secs(20);
 const T0: &str = "2026-11-23T03:00:00Z";
 
+/// A notification with one firing `ServiceDown` alert of checkout, started at [`T0`].
+fn checkout_down() -> String {
+    notification(&[alert("ServiceDown", "checkout", "firing", T0)])
+}
+
 fn http_config(store: &str, target: &Recorder, action_extra: &str) -> String {
     format!(
         r#"
@@ -186,14 +191,7 @@ async fn failed_actions_are_retried_with_backoff_until_they_succeed() {
     let target = Recorder::start(Mode::FailFirst(2)).await;
     let extra = "    retries: 3\n    backoff: 50ms\n";
     let webhook = Webhook::start(&http_config(&sqlite_url(&dir), &target, extra)).await;
-    webhook
-        .post(&notification(&[alert(
-            "ServiceDown",
-            "checkout",
-            "firing",
-            T0,
-        )]))
-        .await;
+    webhook.post(&checkout_down()).await;
 
     let jobs = webhook.wait_settled(1, SETTLE).await;
     assert_eq!(jobs[0]["state"], "succeeded", "{jobs:?}");
@@ -234,14 +232,7 @@ async fn a_cooldown_outlives_a_restart() {
     let config = http_config(&sqlite_url(&dir), &target, extra);
 
     let webhook = Webhook::start(&config).await;
-    webhook
-        .post(&notification(&[alert(
-            "ServiceDown",
-            "checkout",
-            "firing",
-            T0,
-        )]))
-        .await;
+    webhook.post(&checkout_down()).await;
     webhook.wait_settled(1, SETTLE).await;
     webhook.stop().await;
 
@@ -271,14 +262,7 @@ async fn dry_run_records_what_would_happen_and_does_nothing() {
     let config = http_config(&sqlite_url(&dir), &target, "")
         .replace("engine: {poll_interval: 100ms}", "engine: {dry_run: true}");
     let webhook = Webhook::start(&config).await;
-    webhook
-        .post(&notification(&[alert(
-            "ServiceDown",
-            "checkout",
-            "firing",
-            T0,
-        )]))
-        .await;
+    webhook.post(&checkout_down()).await;
     let jobs = webhook.wait_settled(1, SETTLE).await;
     assert_eq!(jobs[0]["state"], "succeeded");
     assert_eq!(jobs[0]["outcome"], "dry_run");
@@ -545,14 +529,7 @@ actions:
         chat = chat.url()
     );
     let webhook = Webhook::start(&config).await;
-    webhook
-        .post(&notification(&[alert(
-            "ServiceDown",
-            "checkout",
-            "firing",
-            T0,
-        )]))
-        .await;
+    webhook.post(&checkout_down()).await;
     webhook
         .post(&notification(&[alert(
             "ServiceDown",
@@ -659,14 +636,7 @@ async fn rules_act_on_resolved_alerts_only_when_configured() {
         "    on: [resolved]\n    actions: [remediate]",
     );
     let webhook = Webhook::start(&config).await;
-    webhook
-        .post(&notification(&[alert(
-            "ServiceDown",
-            "checkout",
-            "firing",
-            T0,
-        )]))
-        .await;
+    webhook.post(&checkout_down()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(webhook.jobs().await.is_empty(), "firing is not acted on");
     webhook

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use omen_bench::{
-    AlertSpec, LoadSpec, Protocol, SinkStats, generate, generate_alerts, run_load, serve_sink,
+    AlertSpec, LoadSpec, Protocol, Report, SinkStats, generate, generate_alerts, run_load,
+    serve_sink,
 };
 
 use super::{Failure, runtime};
@@ -177,18 +178,7 @@ async fn load_command(args: LoadArgs) -> Result<(), Failure> {
         Duration::from_secs_f64(args.max_seconds),
     )
     .await;
-    let out = serde_json::json!({ "spec": spec, "rate": args.rate, "report": report });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&out).map_err(|e| Failure::Runtime(e.into()))?
-    );
-    if report.ok_requests == 0 {
-        return Err(Failure::Runtime(anyhow::anyhow!(
-            "no request succeeded: {:?}",
-            report.first_error
-        )));
-    }
-    Ok(())
+    print_report(&spec, args.rate, &report)
 }
 
 async fn webhook_command(args: WebhookArgs) -> Result<(), Failure> {
@@ -206,7 +196,16 @@ async fn webhook_command(args: WebhookArgs) -> Result<(), Failure> {
         Duration::from_secs_f64(args.max_seconds),
     )
     .await;
-    let out = serde_json::json!({ "spec": spec, "rate": args.rate, "report": report });
+    print_report(&spec, args.rate, &report)
+}
+
+/// Prints a load run as JSON (what was sent, the pacing, the report); fails when nothing succeeded.
+fn print_report(
+    spec: &impl serde::Serialize,
+    rate: Option<f64>,
+    report: &Report,
+) -> Result<(), Failure> {
+    let out = serde_json::json!({ "spec": spec, "rate": rate, "report": report });
     println!(
         "{}",
         serde_json::to_string_pretty(&out).map_err(|e| Failure::Runtime(e.into()))?

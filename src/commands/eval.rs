@@ -105,12 +105,7 @@ impl Events {
 
 /// Runs the evaluation and prints the table.
 pub fn run(args: Args) -> Result<(), Failure> {
-    let model = match &args.model {
-        Some(path) => Model::load(path),
-        None => Model::embedded(),
-    }
-    .context("cannot load the model")
-    .map_err(Failure::Usage)?;
+    let model = super::load_model(args.model.as_deref())?;
     let started = std::time::Instant::now();
     let source = match (&args.results, &args.detector) {
         (Some(dir), Some(name)) => Source::Results(dir, name),

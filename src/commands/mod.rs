@@ -18,6 +18,17 @@ pub enum Failure {
     Runtime(anyhow::Error),
 }
 
+/// Loads the ONNX model at `path`, or the embedded default model when there is none.
+pub fn load_model(path: Option<&std::path::Path>) -> Result<omen_scoring::Model, Failure> {
+    use anyhow::Context as _;
+    match path {
+        Some(path) => omen_scoring::Model::load(path),
+        None => omen_scoring::Model::embedded(),
+    }
+    .context("cannot load the model")
+    .map_err(Failure::Usage)
+}
+
 /// Builds the multi-threaded Tokio runtime the servers run on.
 pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()

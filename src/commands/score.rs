@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use omen_scoring::{Model, SeriesKind, score_series};
+use omen_scoring::{SeriesKind, score_series};
 
 use super::Failure;
 
@@ -23,12 +23,7 @@ pub struct Args {
 
 /// Scores the file and prints `timestamp,value,score,expected,lower,upper` per row.
 pub fn run(args: Args) -> Result<(), Failure> {
-    let model = match &args.model {
-        Some(path) => Model::load(path),
-        None => Model::embedded(),
-    }
-    .context("cannot load the model")
-    .map_err(Failure::Usage)?;
+    let model = super::load_model(args.model.as_deref())?;
     let points = read_points(&args.csv).map_err(Failure::Usage)?;
     let kind = if args.counter {
         SeriesKind::Counter
