@@ -79,7 +79,8 @@ pub fn decompress(body: &[u8], max_decoded: usize) -> Result<Bytes, Error> {
     Ok(Bytes::from(out))
 }
 
-/// Decodes a 1.0 request.
+/// Decodes a 1.0 request with prost's generated code (owned labels). The adapter decodes in
+/// place with [`crate::view::decode_v1`]; this is the reference that one is tested against.
 pub fn decode_v1(buf: Bytes) -> Result<v1::WriteRequest, Error> {
     v1::WriteRequest::decode(buf)
         .map_err(|e| Error::Malformed(format!("cannot decode prometheus.WriteRequest: {e}")))

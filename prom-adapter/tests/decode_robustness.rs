@@ -3,9 +3,10 @@
 //! or a valid decode.
 
 use bytes::Bytes;
-use omen_prom_adapter::decode::{decode_v1, decode_v2, decompress};
+use omen_prom_adapter::decode::{decode_v2, decompress};
 use omen_prom_adapter::labels::{LabelLimits, normalise};
 use omen_prom_adapter::proto::v1::{Label, Sample, TimeSeries, WriteRequest};
+use omen_prom_adapter::view;
 use prost::Message;
 
 const LIMITS: LabelLimits = LabelLimits {
@@ -54,10 +55,13 @@ fn valid_request() -> Vec<u8> {
 
 fn exercise(raw: Bytes) -> usize {
     let mut decoded = 0;
-    if let Ok(request) = decode_v1(raw.clone()) {
+    if let Ok(request) = view::decode_v1(&raw) {
         decoded += 1;
-        for mut series in request.timeseries {
-            let _ = normalise(&mut series.labels, &LIMITS);
+        for mut series in request.series {
+            if let Ok(relabelled) = normalise(&mut series.labels, &LIMITS) {
+                let mut record = Vec::new();
+                series.write_record(&mut record, relabelled);
+            }
         }
     }
     if let Ok(series) = decode_v2(raw) {

@@ -13,10 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use bytes::Bytes;
 use omen_exporters::sim::{Incident, IncidentKind, Noise, Platform, SimMetrics, default_services};
-use omen_prom_adapter::labels::series_hash;
-use omen_prom_adapter::proto::v1::Label;
+use omen_prom_adapter::labels::{LabelRef, series_hash};
 use omen_prom_adapter::selector::SeriesFilter;
 use omen_scoring::{Input, Model, Outcome, Scorer, ScorerConfig, SeriesKind};
 
@@ -73,11 +71,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         )));
     }
     let filter = scoring_filter(args.adapter_config.as_deref()).map_err(Failure::Usage)?;
-    let model = match &args.model {
-        Some(path) => Model::load(path),
-        None => Model::embedded(),
-    }
-    .map_err(|e| Failure::Usage(e.into()))?;
+    let model = super::load_model(args.model.as_deref())?;
     let report = drill(&args, filter, Arc::new(model)).map_err(Failure::Runtime)?;
     print!("{}", report.table());
     if let Some(path) = &args.json {
@@ -127,11 +121,11 @@ fn schedule(args: &Args, services: &[String]) -> Vec<Incident> {
         .collect()
 }
 
-/// A scored series: its identity for the scorer and the service it belongs to.
+/// A scored series: its identity for the scorer and how it is scored.
+#[derive(Clone, Copy)]
 struct Tracked {
     hash: u64,
     kind: SeriesKind,
-    service: String,
 }
 
 fn drill(args: &Args, filter: SeriesFilter, model: Arc<Model>) -> anyhow::Result<Report> {
@@ -145,10 +139,10 @@ fn drill(args: &Args, filter: SeriesFilter, model: Arc<Model>) -> anyhow::Result
         .last()
         .map_or(EPOCH + args.warmup.as_secs_f64(), |i| i.ends_at)
         + args.max_gap.as_secs_f64();
-    let mut tracked: HashMap<Vec<(String, String)>, Tracked> = HashMap::new();
+    // Every series seen, with `None` for those the adapter configuration does not score.
+    let mut seen: HashMap<Vec<(String, String)>, Option<Tracked>> = HashMap::new();
     let mut rule = AlertRule::anomaly_detected();
-    let (mut inputs, mut outcomes, mut owners) = (Vec::new(), Vec::new(), Vec::new());
-    let mut scored_series = 0usize;
+    let (mut inputs, mut outcomes) = (Vec::new(), Vec::new());
     let mut now = EPOCH;
     while now < end {
         let dt = scrape / f64::from(STEPS_PER_SCRAPE);
@@ -162,63 +156,40 @@ fn drill(args: &Args, filter: SeriesFilter, model: Arc<Model>) -> anyhow::Result
             platform.step(now, dt, &active);
         }
         inputs.clear();
-        owners.clear();
         for sample in metrics.samples() {
             let mut labels = sample.labels;
             labels.push(("job".into(), "omen-sim".into()));
             labels.sort();
-            let series = match tracked.get(&labels) {
-                Some(series) => series,
+            let tracked = match seen.get(&labels) {
+                Some(tracked) => *tracked,
                 None => {
-                    let proto: Vec<Label> = labels
-                        .iter()
-                        .map(|(k, v)| Label {
-                            name: Bytes::from(k.clone()),
-                            value: Bytes::from(v.clone()),
-                        })
-                        .collect();
-                    if !filter.selects(&proto) {
-                        continue;
-                    }
-                    scored_series += 1;
-                    let service = labels
-                        .iter()
-                        .find(|(k, _)| k == "service")
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or_default();
-                    let kind = if sample.counter {
-                        SeriesKind::Counter
-                    } else {
-                        SeriesKind::Gauge
-                    };
-                    let hash = series_hash(&proto);
-                    tracked.entry(labels).or_insert(Tracked {
-                        hash,
-                        kind,
-                        service,
-                    })
+                    let tracked = track(&labels, sample.counter, &filter, &mut rule);
+                    seen.insert(labels, tracked);
+                    tracked
                 }
             };
-            inputs.push(Input {
-                series: series.hash,
-                kind: series.kind,
-                timestamp_ms: (now * 1000.0).round() as i64,
-                value: sample.value,
-            });
-            owners.push((series.hash, series.service.clone()));
+            if let Some(series) = tracked {
+                inputs.push(Input {
+                    series: series.hash,
+                    kind: series.kind,
+                    timestamp_ms: (now * 1000.0).round() as i64,
+                    value: sample.value,
+                });
+            }
         }
         scorer.score(&inputs, &mut outcomes)?;
-        for ((hash, service), outcome) in owners.iter().zip(&outcomes) {
+        for (input, outcome) in inputs.iter().zip(&outcomes) {
             let score = match outcome {
                 Outcome::Scored(scored) => Some(scored.score),
                 Outcome::Skipped(_) => None,
             };
-            rule.observe(*hash, service, now, score);
+            rule.observe(input.series, now, score);
         }
         rule.evaluate(now);
     }
     let mut episodes = rule.into_episodes(end);
     let detections = match_detections(&incidents, &mut episodes, args.grace.as_secs_f64());
+    let scored_series = seen.values().filter(|t| t.is_some()).count();
     Ok(Report::new(
         args,
         scored_series,
@@ -227,6 +198,38 @@ fn drill(args: &Args, filter: SeriesFilter, model: Arc<Model>) -> anyhow::Result
         &episodes,
         &detections,
     ))
+}
+
+/// Decides whether a newly seen series (sorted labels) is scored, as the adapter would, and
+/// registers it with the rule under its service.
+fn track(
+    labels: &[(String, String)],
+    counter: bool,
+    filter: &SeriesFilter,
+    rule: &mut AlertRule,
+) -> Option<Tracked> {
+    let pairs: Vec<LabelRef<'_>> = labels
+        .iter()
+        .map(|(name, value)| LabelRef {
+            name: name.as_bytes(),
+            value: value.as_bytes(),
+        })
+        .collect();
+    if !filter.selects(&pairs) {
+        return None;
+    }
+    let hash = series_hash(&pairs);
+    let service = labels
+        .iter()
+        .find(|(name, _)| name == "service")
+        .map_or("", |(_, value)| value.as_str());
+    rule.track(hash, service);
+    let kind = if counter {
+        SeriesKind::Counter
+    } else {
+        SeriesKind::Gauge
+    };
+    Some(Tracked { hash, kind })
 }
 
 /// Results of a drill.

@@ -65,13 +65,18 @@ impl AlertRule {
         }
     }
 
-    /// Records a score series sample (`None`: the sample was not scored, nothing is written).
-    pub fn observe(&mut self, series: u64, service: &str, at: f64, score: Option<f64>) {
-        let alert = self.series.entry(series).or_insert_with(|| SeriesAlert {
+    /// Starts watching a series of `service`.
+    pub fn track(&mut self, series: u64, service: &str) {
+        self.series.entry(series).or_insert_with(|| SeriesAlert {
             service: service.to_owned(),
             ..SeriesAlert::default()
         });
-        if let Some(score) = score {
+    }
+
+    /// Records a score of a tracked series (`None`: the sample was not scored, nothing is
+    /// written); samples of untracked series are ignored.
+    pub fn observe(&mut self, series: u64, at: f64, score: Option<f64>) {
+        if let (Some(alert), Some(score)) = (self.series.get_mut(&series), score) {
             alert.scores.push_back((at, score));
         }
     }
@@ -180,7 +185,8 @@ mod tests {
     fn feed(rule: &mut AlertRule, scores: &[f64]) {
         for (i, &score) in scores.iter().enumerate() {
             let at = 15.0 * i as f64;
-            rule.observe(1, "checkout", at, Some(score));
+            rule.track(1, "checkout");
+            rule.observe(1, at, Some(score));
             rule.evaluate(at);
         }
     }
@@ -221,7 +227,8 @@ mod tests {
         for i in 0..10 {
             let at = 15.0 * f64::from(i);
             let score = (i % 2 == 0).then_some(2.0);
-            r.observe(7, "checkout", at, score);
+            r.track(7, "checkout");
+            r.observe(7, at, score);
             r.evaluate(at);
         }
         assert_eq!(r.into_episodes(500.0).len(), 1);
