@@ -195,6 +195,7 @@ mod tests {
         ];
         let scored = Scored {
             score: 2.5,
+            model_score: 2.5,
             expected: 10.0,
             lower: 8.0,
             upper: 12.0,
@@ -240,6 +241,7 @@ mod tests {
             timestamp: -5,
             scored: Some(Scored {
                 score: 0.0,
+                model_score: 0.0,
                 expected: 0.0,
                 lower: 0.0,
                 upper: 0.0,

@@ -8,10 +8,22 @@ use crate::{Error, Model, Scored};
 /// Normalised inputs beyond this magnitude are clipped before they reach the model.
 const INPUT_CLIP: f64 = 1e6;
 
+/// Which sample a queued window belongs to, and what its final score needs after inference.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Queued {
+    /// Index of the sample in the caller's input.
+    pub(crate) index: usize,
+    /// Series hash, to find its state again.
+    pub(crate) series: u64,
+    /// Retry slot of the value in its series (see `SeriesState::finish`).
+    pub(crate) slot: usize,
+    /// The other detectors' score for a new value; `None` for a repeat.
+    pub(crate) context: Option<f64>,
+}
+
 /// A sample waiting for inference.
 struct Pending {
-    /// Index of the sample in the caller's input.
-    index: usize,
+    queued: Queued,
     normaliser: Normaliser,
     /// The scored value in normalised units.
     z: f64,
@@ -37,10 +49,10 @@ impl Batch {
         self.scale.clear();
     }
 
-    /// Queues sample `index`: `value` scored against the window before ring position `end` of `state`.
+    /// Queues a sample: `value` scored against the window before ring position `end` of `state`.
     pub(crate) fn push(
         &mut self,
-        index: usize,
+        queued: Queued,
         state: &SeriesState,
         end: usize,
         value: f64,
@@ -55,7 +67,7 @@ impl Batch {
                 .map(|&v| normaliser.normalise(v).clamp(-INPUT_CLIP, INPUT_CLIP) as f32),
         );
         self.pending.push(Pending {
-            index,
+            queued,
             normaliser,
             z: normaliser.normalise(value),
         });
@@ -66,11 +78,13 @@ impl Batch {
         self.pending.len()
     }
 
-    /// Runs inference on every queued sample and calls `emit(index, scored)` for each.
+    /// Runs inference on every queued sample and calls `emit(queued, scored)` for each, in the
+    /// order they were queued; `scored.score` is the model's band deviation until the caller
+    /// finishes it.
     pub(crate) fn run(
         &mut self,
         model: &Model,
-        mut emit: impl FnMut(usize, Scored),
+        mut emit: impl FnMut(&Queued, Scored),
     ) -> Result<(), Error> {
         if self.pending.is_empty() {
             return Ok(());
@@ -79,7 +93,7 @@ impl Batch {
         let k = model.info().threshold;
         for ((p, &e), &s) in self.pending.iter().zip(&self.expected).zip(&self.scale) {
             emit(
-                p.index,
+                &p.queued,
                 scored(p.normaliser, p.z, f64::from(e), f64::from(s), k),
             );
         }
@@ -97,8 +111,10 @@ fn scored(normaliser: Normaliser, z: f64, expected: f64, scale: f64, k: f64) -> 
     };
     let width = k * scale;
     let score = (z - expected).abs() / width;
+    let score = if score.is_finite() { score } else { f64::MAX };
     Scored {
-        score: if score.is_finite() { score } else { f64::MAX },
+        score,
+        model_score: score,
         expected: normaliser.denormalise(expected),
         lower: normaliser.denormalise(expected - width),
         upper: normaliser.denormalise(expected + width),

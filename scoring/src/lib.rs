@@ -20,6 +20,7 @@
 //! ```
 
 mod batch;
+mod detectors;
 mod error;
 mod model;
 pub mod nab;
@@ -36,8 +37,11 @@ pub use series::{RETRY_HORIZON, STALE_NAN_BITS, SeriesKind, Skip, is_stale_marke
 /// The score of one sample.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Scored {
-    /// Anomaly score: `>= 0`; `1.0` is the alert threshold (the value is on the band's edge).
+    /// Anomaly score: `>= 0`; `1.0` is the alert threshold. The largest of the model's calibrated
+    /// band deviation and the long-memory detectors' scores (models/README.md).
     pub score: f64,
+    /// The model's band deviation alone, `|z - expected| / (k * scale)`: `1.0` is the band's edge.
+    pub model_score: f64,
     /// The value the model expected, in the series' units (per-second rate for counters).
     pub expected: f64,
     /// Lower edge of the band of normal values.

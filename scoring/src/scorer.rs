@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::batch::Batch;
+use crate::batch::{Batch, Queued};
 use crate::series::{Observation, SeriesState, Skip, is_stale_marker};
 use crate::{Error, Model, Scored, SeriesKind};
 
@@ -154,8 +154,9 @@ impl Scorer {
                     outcomes[index] = Outcome::Skipped(skip);
                 }
             }
-            batch.run(&self.model, |index, scored| {
-                outcomes[index] = Outcome::Scored(scored)
+            batch.run(&self.model, |queued, mut scored| {
+                scored.score = self.finish(queued, scored.model_score);
+                outcomes[queued.index] = Outcome::Scored(scored)
             })
         })
     }
@@ -196,10 +197,31 @@ impl Scorer {
             self.model.info().min_history,
         ) {
             Observation::Skip(skip) => Some(skip),
-            Observation::Score { end, value } => {
-                batch.push(index, state, end, value, window);
+            Observation::Score {
+                end,
+                value,
+                slot,
+                context,
+            } => {
+                let queued = Queued {
+                    index,
+                    series: input.series,
+                    slot,
+                    context,
+                };
+                batch.push(queued, state, end, value, window);
                 None
             }
+        }
+    }
+
+    /// The final score of a sample once the model scored it (see `SeriesState::finish`). A series
+    /// whose state went away within the request (a staleness marker) keeps the model's score.
+    fn finish(&self, queued: &Queued, model_score: f64) -> f64 {
+        let mut shard = self.shard(queued.series).lock();
+        match shard.get_mut(&queued.series) {
+            Some(state) => state.finish(queued.slot, queued.context, model_score),
+            None => model_score,
         }
     }
 
@@ -233,17 +255,46 @@ pub fn score_series(
     let mut out = vec![None; points.len()];
     for (index, &(timestamp, value)) in points.iter().enumerate() {
         if is_stale_marker(value) {
+            // Finish what the old state scored before it is reset, as the adapter does.
+            finish_offline(&mut batch, model, &mut state, &mut out)?;
             state = SeriesState::new(kind, window, 0);
             continue;
         }
         if !value.is_finite() {
             continue;
         }
-        if let Observation::Score { end, value } = state.observe(timestamp, value, min_history) {
-            batch.push(index, &state, end, value, window);
+        if let Observation::Score {
+            end,
+            value,
+            slot,
+            context,
+        } = state.observe(timestamp, value, min_history)
+        {
+            let queued = Queued {
+                index,
+                series: 0,
+                slot,
+                context,
+            };
+            batch.push(queued, &state, end, value, window);
         }
     }
     debug_assert!(batch.len() <= points.len());
-    batch.run(model, |index, scored| out[index] = Some(scored))?;
+    finish_offline(&mut batch, model, &mut state, &mut out)?;
     Ok(out)
+}
+
+/// Runs the queued samples of one series' `state` through the model and finishes their scores.
+fn finish_offline(
+    batch: &mut Batch,
+    model: &Model,
+    state: &mut SeriesState,
+    out: &mut [Option<Scored>],
+) -> Result<(), Error> {
+    batch.run(model, |queued, mut scored| {
+        scored.score = state.finish(queued.slot, queued.context, scored.model_score);
+        out[queued.index] = Some(scored);
+    })?;
+    batch.clear();
+    Ok(())
 }

@@ -1,5 +1,7 @@
 //! Per-series streaming state: the recent values a window is built from, counter bookkeeping,
-//! and enough history to re-score retried samples identically.
+//! the long-memory detectors, and enough history to re-score retried samples identically.
+
+use crate::detectors::Detectors;
 
 /// How many of a series' most recent samples can be re-scored identically when a request is retried.
 pub const RETRY_HORIZON: usize = 8;
@@ -77,6 +79,11 @@ pub(crate) enum Observation {
         end: usize,
         /// The value scored (gauge value or counter rate).
         value: f64,
+        /// Retry slot of the value (`push number % RETRY_HORIZON`), where its final score is kept.
+        slot: usize,
+        /// For a newly fed value, the score of the detectors that do not need the model; `None`
+        /// for a repeat, which gets the final score kept in its slot.
+        context: Option<f64>,
     },
 }
 
@@ -91,6 +98,10 @@ pub(crate) struct SeriesState {
     len: u32,
     /// Timestamps of the newest `RETRY_HORIZON` fed values, indexed by `pushes % RETRY_HORIZON`.
     times: [i64; RETRY_HORIZON],
+    /// Final scores of the same values, so a retried sample gets its first score again.
+    finals: [f32; RETRY_HORIZON],
+    /// Long-memory detectors fed with every new value.
+    detectors: Detectors,
     /// Number of values ever pushed (wraps harmlessly; only used modulo `RETRY_HORIZON`).
     pushes: u32,
     /// Timestamp of the newest accepted sample, fed or not (`i64::MIN` before the first).
@@ -111,6 +122,8 @@ impl SeriesState {
             head: 0,
             len: 0,
             times: [i64::MIN; RETRY_HORIZON],
+            finals: [0.0; RETRY_HORIZON],
+            detectors: Detectors::default(),
             pushes: 0,
             last_timestamp: i64::MIN,
             last_raw: f64::NAN,
@@ -146,13 +159,29 @@ impl SeriesState {
         self.last_timestamp = timestamp;
     }
 
-    /// Ring position of a recent fed value with this timestamp, if it is still re-scorable.
-    fn recent_position(&self, timestamp: i64) -> Option<usize> {
+    /// Ring position and retry slot of a recent fed value with this timestamp, if it is still
+    /// re-scorable.
+    fn recent_position(&self, timestamp: i64) -> Option<(usize, usize)> {
         let recent = (self.len as usize).min(RETRY_HORIZON);
         (0..recent).find_map(|back| {
-            let slot = (self.pushes as usize + RETRY_HORIZON - 1 - back) % RETRY_HORIZON;
-            (self.times[slot] == timestamp).then(|| self.len as usize - 1 - back)
+            let slot = self.slot_back(back);
+            (self.times[slot] == timestamp).then(|| (self.len as usize - 1 - back, slot))
         })
+    }
+
+    /// Retry slot of the value pushed `back` pushes before the newest.
+    fn slot_back(&self, back: usize) -> usize {
+        (self.pushes as usize + RETRY_HORIZON - 1 - back) % RETRY_HORIZON
+    }
+
+    /// The final score of the value in retry `slot`: for a new value (`context` is `Some`), the
+    /// detectors' calibrated score given the model's band deviation, kept for retries; for a
+    /// repeat, the kept one.
+    pub(crate) fn finish(&mut self, slot: usize, context: Option<f64>, model_score: f64) -> f64 {
+        if let Some(context) = context {
+            self.finals[slot] = self.detectors.finish(model_score, context) as f32;
+        }
+        f64::from(self.finals[slot])
     }
 
     /// Feeds one finite, non-stale sample and says whether and how to score it.
@@ -179,12 +208,19 @@ impl SeriesState {
             }
         };
         self.push(timestamp, value);
-        self.decision(self.len as usize - 1, value, min_history)
+        let context = self.detectors.observe(timestamp, value);
+        self.decision(
+            self.len as usize - 1,
+            value,
+            self.slot_back(0),
+            Some(context),
+            min_history,
+        )
     }
 
     /// A sample at or before the newest timestamp: re-score it if it is a recent duplicate.
     fn observe_repeat(&self, timestamp: i64, raw: f64, min_history: usize) -> Observation {
-        let Some(end) = self.recent_position(timestamp) else {
+        let Some((end, slot)) = self.recent_position(timestamp) else {
             return Observation::Skip(Skip::OutOfOrder);
         };
         let value = self.at(end);
@@ -196,17 +232,29 @@ impl SeriesState {
             }
         };
         if same {
-            self.decision(end, value, min_history)
+            self.decision(end, value, slot, None, min_history)
         } else {
             Observation::Skip(Skip::DuplicateConflict)
         }
     }
 
-    fn decision(&self, end: usize, value: f64, min_history: usize) -> Observation {
+    fn decision(
+        &self,
+        end: usize,
+        value: f64,
+        slot: usize,
+        context: Option<f64>,
+        min_history: usize,
+    ) -> Observation {
         if end < min_history.max(1) {
             Observation::Skip(Skip::WarmingUp)
         } else {
-            Observation::Score { end, value }
+            Observation::Score {
+                end,
+                value,
+                slot,
+                context,
+            }
         }
     }
 

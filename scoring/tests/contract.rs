@@ -147,6 +147,48 @@ fn retried_requests_get_identical_scores() {
 }
 
 #[test]
+fn retries_after_the_detectors_warm_up_get_their_first_scores() {
+    // Long enough for the model likelihood and the range detector to score, with record values
+    // that move the range; each request of 4 samples is retried whole, then with its newest
+    // sample duplicated in one request.
+    let scorer = Scorer::new(Arc::new(naive_model()), ScorerConfig::default());
+    let value = |t: i64| ((t * 37) % 11) as f64 + if t % 50 == 49 { 40.0 + t as f64 } else { 0.0 };
+    let (mut first, mut again) = (Vec::new(), Vec::new());
+    let mut scored_after_warm_up = 0;
+    for step in 0..60 {
+        let request: Vec<Input> = (step * 4..step * 4 + 4)
+            .map(|t| gauge(3, t, value(t)))
+            .collect();
+        scorer.score(&request, &mut first).expect("first");
+        scorer.score(&request, &mut again).expect("retry");
+        assert_eq!(first, again, "step {step}");
+        let mut doubled = request.clone();
+        doubled.push(request[3]);
+        scorer.score(&doubled, &mut again).expect("duplicated");
+        assert_eq!(again[..4], first[..], "step {step}");
+        assert_eq!(again[4], first[3], "step {step}");
+        if step >= 20 {
+            scored_after_warm_up += first
+                .iter()
+                .filter(|o| matches!(o, Outcome::Scored(_)))
+                .count();
+        }
+    }
+    assert_eq!(scored_after_warm_up, 160);
+    // The records at t = 49, 99, ... make the final score differ from the model's alone.
+    let offline = score_series(
+        &naive_model(),
+        SeriesKind::Gauge,
+        &(0..240).map(|t| (t * 1000, value(t))).collect::<Vec<_>>(),
+    )
+    .expect("offline");
+    assert!(
+        offline.iter().flatten().any(|s| s.score != s.model_score),
+        "the long-memory detectors take part"
+    );
+}
+
+#[test]
 fn stale_markers_reset_the_window_and_non_finite_values_are_skipped() {
     let scorer = Scorer::new(Arc::new(naive_model()), ScorerConfig::default());
     let mut out = Vec::new();

@@ -69,7 +69,7 @@ fn embedded_model_matches_the_python_reference() {
         for point in &case.scored {
             let got = out[point.index].expect("scored");
             for (what, a, b) in [
-                ("score", got.score, point.score),
+                ("model score", got.model_score, point.score),
                 ("expected", got.expected, point.expected),
                 ("lower", got.lower, point.lower),
                 ("upper", got.upper, point.upper),
