@@ -149,7 +149,8 @@ impl Pipeline {
         let mut rejected = 0usize;
         let mut written = Written::default();
         let mut prepared = Vec::with_capacity(series.len());
-        let mut inputs = Vec::new();
+        // One sample per series is the usual shape of a request.
+        let mut inputs = Vec::with_capacity(series.len());
         {
             let types = self.metadata.view();
             for (mut ts, declared) in series {

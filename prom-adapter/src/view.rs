@@ -178,6 +178,20 @@ fn decode_sample(body: &[u8]) -> Result<v1::Sample, prost::DecodeError> {
 }
 
 fn decode_label(mut buf: &[u8]) -> Result<LabelRef<'_>, String> {
+    // As every encoder writes a label with a non-empty name and value shorter than 128 bytes:
+    // the name field, then the value field, nothing else.
+    if let [0x0a, name_len, rest @ ..] = buf
+        && *name_len < 0x80
+        && usize::from(*name_len) < rest.len()
+    {
+        let (name, rest) = rest.split_at(usize::from(*name_len));
+        if let [0x12, value_len, value @ ..] = rest
+            && *value_len < 0x80
+            && usize::from(*value_len) == value.len()
+        {
+            return Ok(LabelRef { name, value });
+        }
+    }
     let mut label = LabelRef {
         name: b"",
         value: b"",
@@ -194,21 +208,16 @@ fn decode_label(mut buf: &[u8]) -> Result<LabelRef<'_>, String> {
     Ok(label)
 }
 
-/// A field key: one-byte keys (tags 1 to 15 with a valid wire type) decoded here, others by prost.
+/// A field key: one-byte length-delimited keys decoded here, others by prost.
 #[inline]
 fn key(buf: &mut &[u8]) -> Result<(u32, WireType), String> {
-    if let Some((&byte, rest)) = buf.split_first() {
-        let wire_type = match byte & 7 {
-            0 => Some(WireType::Varint),
-            1 => Some(WireType::SixtyFourBit),
-            2 => Some(WireType::LengthDelimited),
-            5 => Some(WireType::ThirtyTwoBit),
-            _ => None,
-        };
-        if let (true, Some(wire_type)) = (byte < 0x80 && byte >= 8, wire_type) {
-            *buf = rest;
-            return Ok((u32::from(byte >> 3), wire_type));
-        }
+    // Length-delimited fields with tags 1 to 15: every field this decoder reads inline.
+    if let Some((&byte, rest)) = buf.split_first()
+        && byte & 0x87 == 0x02
+        && byte >= 8
+    {
+        *buf = rest;
+        return Ok((u32::from(byte >> 3), WireType::LengthDelimited));
     }
     key_slow(buf)
 }
@@ -439,8 +448,12 @@ mod tests {
         );
     }
 
+    fn standard_len(body: &[u8]) -> u8 {
+        body.len() as u8
+    }
+
     #[test]
-    fn samples_and_keys_in_any_encoding_decode_as_prost_decodes_them() {
+    fn samples_labels_and_keys_in_any_encoding_decode_as_prost_decodes_them() {
         let value = 2.5f64.to_le_bytes();
         let mut bodies: Vec<Vec<u8>> = vec![
             [&[0x09][..], &value, &[0x10, 0x05]].concat(),
@@ -480,6 +493,56 @@ mod tests {
             [&[0x09][..], &value, &[0x09], &value, &[0x10, 0x01]].concat(),
             [&[0x08, 0x01, 0x09][..], &value, &[0x10, 0x01]].concat(),
         ];
+        // Labels: long names and values (two-byte lengths), fields swapped, repeated, missing, or
+        // followed by more; a length byte that would be right as a one-byte length.
+        let long = vec![b'a'; 133];
+        let labels: Vec<Vec<u8>> = vec![
+            [&[0x0a, 0x02][..], b"up", &[0x12, 0x01], b"x"].concat(),
+            [&[0x0a, 0x85, 0x01][..], &long, &[0x12, 0x01], b"x"].concat(),
+            [&[0x0a, 0x02][..], b"up", &[0x12, 0x85, 0x01], &long].concat(),
+            [&[0x0a, 0x02][..], b"up", &[0x12, 0x86], &long[..134 - 6]].concat(),
+            [&[0x12, 0x01][..], b"x", &[0x0a, 0x02], b"up"].concat(),
+            [
+                &[0x0a, 0x02][..],
+                b"up",
+                &[0x12, 0x01],
+                b"x",
+                &[0x12, 0x01],
+                b"y",
+            ]
+            .concat(),
+            [&[0x0a, 0x02][..], b"up"].concat(),
+            [&[0x0a, 0x02][..], b"up", &[0x12, 0x00]].concat(),
+            [&[0x0a, 0x00][..], &[0x12, 0x01], b"x"].concat(),
+            [&[0x0a, 0x02][..], b"up", &[0x12, 0x02], b"x"].concat(),
+            [&[0x0a, 0x02][..], b"up", &[0x1a, 0x01], b"x"].concat(),
+            [&[0x0a, 0x02][..], b"up", &[0x12, 0x01], b"x", &[0x18, 0x01]].concat(),
+        ];
+        for label in &labels {
+            let mut field = vec![0x0a];
+            prost::encoding::encode_varint(label.len() as u64, &mut field);
+            field.extend_from_slice(label);
+            let mut series = field;
+            series.extend_from_slice(&[0x12, standard_len(&bodies[0])]);
+            series.extend_from_slice(&bodies[0]);
+            let mut request = vec![0x0a];
+            prost::encoding::encode_varint(series.len() as u64, &mut request);
+            request.extend_from_slice(&series);
+            let theirs = WriteRequest::decode(&request[..]);
+            let ours = decode_v1(&request);
+            match (theirs, ours) {
+                (Ok(theirs), Ok(ours)) => {
+                    let ours: Vec<_> = ours.series.iter().map(as_owned).collect();
+                    assert_eq!(ours, theirs.timeseries, "{request:x?}");
+                }
+                (Err(_), Err(_)) => {}
+                (theirs, ours) => panic!(
+                    "decoders disagree on {request:x?}: prost {:?}, view {:?}",
+                    theirs.map(|_| ()),
+                    ours.map(|_| ())
+                ),
+            }
+        }
         // Keys: two-byte keys, a group wire type, tag 0, an unknown field in the series.
         let series_fields: Vec<Vec<u8>> = vec![
             vec![],
