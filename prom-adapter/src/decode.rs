@@ -79,6 +79,30 @@ pub fn decompress(body: &[u8], max_decoded: usize) -> Result<Bytes, Error> {
     Ok(Bytes::from(out))
 }
 
+/// Decompresses a snappy block into `buf` (grown as needed, never shrunk), refusing output larger
+/// than `max_decoded` bytes before allocating; returns the decompressed bytes.
+pub fn decompress_into<'a>(
+    body: &[u8],
+    max_decoded: usize,
+    buf: &'a mut Vec<u8>,
+) -> Result<&'a [u8], Error> {
+    let len = snap::raw::decompress_len(body)
+        .map_err(|e| Error::Malformed(format!("body is not valid snappy (block format): {e}")))?;
+    if len > max_decoded {
+        return Err(Error::PayloadTooLarge(format!(
+            "decoded body would be {len} bytes, over the limit of {max_decoded} bytes"
+        )));
+    }
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    let out = &mut buf[..len];
+    snap::raw::Decoder::new()
+        .decompress(body, out)
+        .map_err(|e| Error::Malformed(format!("body is not valid snappy (block format): {e}")))?;
+    Ok(out)
+}
+
 /// Decodes a 1.0 request with prost's generated code (owned labels). The adapter decodes in
 /// place with [`crate::view::decode_v1`]; this is the reference that one is tested against.
 pub fn decode_v1(buf: Bytes) -> Result<v1::WriteRequest, Error> {
@@ -240,6 +264,37 @@ mod tests {
                 .status(),
             http::StatusCode::BAD_REQUEST
         );
+        let mut buf = vec![7u8; 20_000];
+        assert_eq!(
+            decompress_into(&body, 10_000, &mut buf).expect("fits"),
+            &[0u8; 10_000][..]
+        );
+        assert_eq!(buf.len(), 20_000, "a larger buffer is reused as it is");
+        let small = snap::raw::Encoder::new()
+            .compress_vec(b"abc")
+            .expect("compress");
+        assert_eq!(decompress_into(&small, 3, &mut buf).expect("fits"), b"abc");
+        for (body, limit, status) in [
+            (&body[..], 9_999, http::StatusCode::PAYLOAD_TOO_LARGE),
+            (
+                &b"\xff\xff\xff\xff\xff"[..],
+                1 << 20,
+                http::StatusCode::BAD_REQUEST,
+            ),
+            (
+                &body[..body.len() - 1],
+                1 << 20,
+                http::StatusCode::BAD_REQUEST,
+            ),
+        ] {
+            let mut buf = Vec::new();
+            assert_eq!(
+                decompress_into(body, limit, &mut buf)
+                    .expect_err("refused")
+                    .status(),
+                status
+            );
+        }
     }
 
     #[test]

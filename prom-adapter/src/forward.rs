@@ -12,6 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, header};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::Error;
+use crate::body::CompressedBody;
 use crate::config::DownstreamConfig;
 use crate::metrics::Metrics;
 
@@ -28,8 +29,8 @@ pub enum ForwardError {
 pub struct Part {
     /// Shard index.
     pub shard: usize,
-    /// `WriteRequest` field records (see [`crate::output`]).
-    pub body: Vec<u8>,
+    /// `WriteRequest` field records (see [`crate::output`]), compressed.
+    pub body: CompressedBody,
     /// Samples in `body` (for the queue budget and metrics).
     pub samples: usize,
     /// Original (input) samples among them.
@@ -165,16 +166,10 @@ async fn run_shard(
             }
         }
         // A lone chunk is sent as it is; several are joined (their records concatenate).
-        let joined;
-        let body: &[u8] = if let [chunk] = batch.as_slice() {
-            &chunk.part.body
+        let body = if let [chunk] = batch.as_mut_slice() {
+            std::mem::take(&mut chunk.part.body).into_bytes()
         } else {
-            let mut all = Vec::with_capacity(batch.iter().map(|c| c.part.body.len()).sum());
-            for chunk in &batch {
-                all.extend_from_slice(&chunk.part.body);
-            }
-            joined = all;
-            &joined
+            CompressedBody::join(batch.iter().map(|c| &c.part.body))
         };
         let started = Instant::now();
         let result = client.send(body).await;
@@ -281,11 +276,8 @@ impl Downstream {
         })
     }
 
-    async fn send(&self, records: &[u8]) -> Result<(), ForwardError> {
-        let compressed = snap::raw::Encoder::new()
-            .compress_vec(records)
-            .map_err(|e| ForwardError::Rejected(format!("cannot compress batch: {e}")))?;
-        let body = Bytes::from(compressed);
+    /// Sends a snappy-compressed body, retrying what can be retried.
+    async fn send(&self, body: Bytes) -> Result<(), ForwardError> {
         let started = Instant::now();
         let mut backoff = self.min_backoff;
         loop {

@@ -15,6 +15,7 @@
 //! # }
 //! ```
 
+pub mod body;
 pub mod config;
 pub mod decode;
 mod error;

@@ -5,7 +5,7 @@
 //! into one downstream request without re-encoding.
 
 use omen_scoring::{STALE_NAN_BITS, Scored};
-use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
+use prost::encoding::{WireType, encoded_len_varint};
 use serde::Deserialize;
 
 use crate::labels::{LabelPair, METRIC_NAME};
@@ -72,13 +72,37 @@ pub fn write_outputs<L: LabelPair>(
     kinds: &[OutputKind],
     points: &[OutputPoint],
 ) -> usize {
-    if points.is_empty() {
-        return 0;
-    }
-    let source = crate::labels::metric_name(labels);
-    let mut pairs: Vec<(&[u8], &[u8])> = Vec::with_capacity(labels.len() + 1);
-    for kind in kinds {
-        pairs.clear();
+    OutputWriter::default().write(buf, labels, kinds, points)
+}
+
+/// Writes output series, keeping its scratch space from one series to the next.
+#[derive(Debug, Default)]
+pub struct OutputWriter {
+    /// The label records every output of one series shares (all but `__name__`), in order.
+    labels: Vec<u8>,
+    /// Where `__name__` records go among them (one place in a normalised set).
+    name_at: Vec<usize>,
+    /// The sample records of one output, with each value's 8 bytes at `value_at` offsets.
+    samples: Vec<u8>,
+    value_at: Vec<usize>,
+}
+
+impl OutputWriter {
+    /// As [`write_outputs`]: the label records are encoded once and shared by every output kind,
+    /// and only the sample values differ from one kind to the next.
+    pub fn write<L: LabelPair>(
+        &mut self,
+        buf: &mut Vec<u8>,
+        labels: &[L],
+        kinds: &[OutputKind],
+        points: &[OutputPoint],
+    ) -> usize {
+        if points.is_empty() || kinds.is_empty() {
+            return 0;
+        }
+        let source = crate::labels::metric_name(labels);
+        self.labels.clear();
+        self.name_at.clear();
         let mut inserted = false;
         for label in labels {
             let name = label.name();
@@ -86,31 +110,64 @@ pub fn write_outputs<L: LabelPair>(
                 continue;
             }
             if !inserted && name > SOURCE_METRIC_LABEL {
-                pairs.push((SOURCE_METRIC_LABEL, source));
+                write_label_record(&mut self.labels, SOURCE_METRIC_LABEL, source);
                 inserted = true;
             }
-            let value = if name == METRIC_NAME {
-                kind.metric_name().as_bytes()
+            if name == METRIC_NAME {
+                self.name_at.push(self.labels.len());
             } else {
-                label.value()
-            };
-            pairs.push((name, value));
+                write_label_record(&mut self.labels, name, label.value());
+            }
         }
         if !inserted {
-            pairs.push((SOURCE_METRIC_LABEL, source));
+            write_label_record(&mut self.labels, SOURCE_METRIC_LABEL, source);
         }
-        write_series(
-            buf,
-            &pairs,
-            points.iter().map(|p| {
-                let value = p
+        self.samples.clear();
+        self.value_at.clear();
+        for point in points {
+            let record = sample_record(point.timestamp, 0.0);
+            self.value_at.push(self.samples.len() + 3);
+            self.samples.extend_from_slice(&record.bytes[..record.len]);
+        }
+        for kind in kinds {
+            for (point, &at) in points.iter().zip(&self.value_at) {
+                let value = point
                     .scored
                     .map_or(f64::from_bits(STALE_NAN_BITS), |s| kind.value(&s));
-                (p.timestamp, value)
-            }),
-        );
+                self.samples[at..at + 8].copy_from_slice(&value.to_le_bytes());
+            }
+            let name = kind.metric_name().as_bytes();
+            let names_len = self.name_at.len() * label_record_len(METRIC_NAME, name);
+            buf.push(key_byte(1, WireType::LengthDelimited));
+            put_varint(
+                buf,
+                (self.labels.len() + names_len + self.samples.len()) as u64,
+            );
+            let mut from = 0;
+            for &at in &self.name_at {
+                buf.extend_from_slice(&self.labels[from..at]);
+                write_label_record(buf, METRIC_NAME, name);
+                from = at;
+            }
+            buf.extend_from_slice(&self.labels[from..]);
+            buf.extend_from_slice(&self.samples);
+        }
+        kinds.len() * points.len()
     }
-    kinds.len() * points.len()
+}
+
+/// The key byte of a field with a tag below 16.
+const fn key_byte(tag: u8, wire_type: WireType) -> u8 {
+    (tag << 3) | wire_type as u8
+}
+
+/// Appends `value` as a protobuf varint.
+fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        buf.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    buf.push(value as u8);
 }
 
 fn label_len(name: &[u8], value: &[u8]) -> usize {
@@ -129,45 +186,38 @@ pub(crate) fn label_record_len(name: &[u8], value: &[u8]) -> usize {
 
 /// Appends a `TimeSeries.labels` record.
 pub(crate) fn write_label_record(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    encode_key(1, WireType::LengthDelimited, buf);
-    encode_varint(label_len(name, value) as u64, buf);
+    buf.push(key_byte(1, WireType::LengthDelimited));
+    put_varint(buf, label_len(name, value) as u64);
     for (tag, text) in [(1, name), (2, value)] {
-        encode_key(tag, WireType::LengthDelimited, buf);
-        encode_varint(text.len() as u64, buf);
+        buf.push(key_byte(tag, WireType::LengthDelimited));
+        put_varint(buf, text.len() as u64);
         buf.extend_from_slice(text);
     }
 }
 
-fn sample_len(timestamp: i64) -> usize {
-    1 + 8 + 1 + encoded_len_varint(timestamp as u64)
+/// A `TimeSeries.samples` record: key, length, value (fixed 64), timestamp (varint).
+struct SampleRecord {
+    bytes: [u8; 22],
+    len: usize,
 }
 
-fn write_series(
-    buf: &mut Vec<u8>,
-    labels: &[(&[u8], &[u8])],
-    samples: impl Iterator<Item = (i64, f64)> + Clone,
-) {
-    let labels_len: usize = labels.iter().map(|(n, v)| label_record_len(n, v)).sum();
-    let samples_len: usize = samples
-        .clone()
-        .map(|(t, _)| {
-            let len = sample_len(t);
-            1 + encoded_len_varint(len as u64) + len
-        })
-        .sum();
-    encode_key(1, WireType::LengthDelimited, buf);
-    encode_varint((labels_len + samples_len) as u64, buf);
-    for (name, value) in labels {
-        write_label_record(buf, name, value);
+fn sample_record(timestamp: i64, value: f64) -> SampleRecord {
+    let mut bytes = [0u8; 22];
+    bytes[0] = key_byte(2, WireType::LengthDelimited);
+    bytes[2] = key_byte(1, WireType::SixtyFourBit);
+    bytes[3..11].copy_from_slice(&value.to_le_bytes());
+    bytes[11] = key_byte(2, WireType::Varint);
+    let mut len = 12;
+    let mut t = timestamp as u64;
+    while t >= 0x80 {
+        bytes[len] = t as u8 | 0x80;
+        t >>= 7;
+        len += 1;
     }
-    for (timestamp, value) in samples {
-        encode_key(2, WireType::LengthDelimited, buf);
-        encode_varint(sample_len(timestamp) as u64, buf);
-        encode_key(1, WireType::SixtyFourBit, buf);
-        buf.extend_from_slice(&value.to_le_bytes());
-        encode_key(2, WireType::Varint, buf);
-        encode_varint(timestamp as u64, buf);
-    }
+    bytes[len] = t as u8;
+    len += 1;
+    bytes[1] = (len - 2) as u8;
+    SampleRecord { bytes, len }
 }
 
 #[cfg(test)]
@@ -182,6 +232,141 @@ mod tests {
         Label {
             name: Bytes::from_static(n.as_bytes()),
             value: Bytes::from_static(v.as_bytes()),
+        }
+    }
+
+    /// The writer as it was before the shared label records (the reference for the new one).
+    fn reference_write_outputs<L: LabelPair>(
+        buf: &mut Vec<u8>,
+        labels: &[L],
+        kinds: &[OutputKind],
+        points: &[OutputPoint],
+    ) -> usize {
+        use prost::encoding::{encode_key, encode_varint};
+        fn record(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+            encode_key(1, WireType::LengthDelimited, buf);
+            encode_varint(label_len(name, value) as u64, buf);
+            for (tag, text) in [(1, name), (2, value)] {
+                encode_key(tag, WireType::LengthDelimited, buf);
+                encode_varint(text.len() as u64, buf);
+                buf.extend_from_slice(text);
+            }
+        }
+        fn sample_len(timestamp: i64) -> usize {
+            1 + 8 + 1 + encoded_len_varint(timestamp as u64)
+        }
+        if points.is_empty() {
+            return 0;
+        }
+        let source = crate::labels::metric_name(labels);
+        let mut pairs: Vec<(&[u8], &[u8])> = Vec::new();
+        for kind in kinds {
+            pairs.clear();
+            let mut inserted = false;
+            for label in labels {
+                let name = label.name();
+                if name == SOURCE_METRIC_LABEL {
+                    continue;
+                }
+                if !inserted && name > SOURCE_METRIC_LABEL {
+                    pairs.push((SOURCE_METRIC_LABEL, source));
+                    inserted = true;
+                }
+                let value = if name == METRIC_NAME {
+                    kind.metric_name().as_bytes()
+                } else {
+                    label.value()
+                };
+                pairs.push((name, value));
+            }
+            if !inserted {
+                pairs.push((SOURCE_METRIC_LABEL, source));
+            }
+            let samples: Vec<(i64, f64)> = points
+                .iter()
+                .map(|p| {
+                    let value = p
+                        .scored
+                        .map_or(f64::from_bits(STALE_NAN_BITS), |s| kind.value(&s));
+                    (p.timestamp, value)
+                })
+                .collect();
+            let labels_len: usize = pairs.iter().map(|(n, v)| label_record_len(n, v)).sum();
+            let samples_len: usize = samples
+                .iter()
+                .map(|&(t, _)| 1 + encoded_len_varint(sample_len(t) as u64) + sample_len(t))
+                .sum();
+            encode_key(1, WireType::LengthDelimited, buf);
+            encode_varint((labels_len + samples_len) as u64, buf);
+            for (name, value) in &pairs {
+                record(buf, name, value);
+            }
+            for (timestamp, value) in samples {
+                encode_key(2, WireType::LengthDelimited, buf);
+                encode_varint(sample_len(timestamp) as u64, buf);
+                encode_key(1, WireType::SixtyFourBit, buf);
+                buf.extend_from_slice(&value.to_le_bytes());
+                encode_key(2, WireType::Varint, buf);
+                encode_varint(timestamp as u64, buf);
+            }
+        }
+        kinds.len() * points.len()
+    }
+
+    #[test]
+    fn the_writer_writes_the_bytes_the_reference_writes() {
+        let names = [
+            "Zone",
+            "__name__",
+            "a",
+            "job",
+            "omen_metric",
+            "omen_z",
+            "pod",
+            "zz",
+            "__name__",
+        ];
+        let values = ["", "up", "http_requests_total", "x".repeat(200).leak(), "é"];
+        let all_kinds = [
+            OutputKind::Score,
+            OutputKind::Expected,
+            OutputKind::Lower,
+            OutputKind::Upper,
+        ];
+        let mut state = 3u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) as usize
+        };
+        let mut writer = OutputWriter::default();
+        for _ in 0..3000 {
+            let mut labels: Vec<Label> = (0..next() % 7)
+                .map(|_| l(names[next() % names.len()], values[next() % values.len()]))
+                .collect();
+            if next() % 4 != 0 {
+                labels.sort_by(|a, b| a.name.cmp(&b.name));
+            }
+            let points: Vec<OutputPoint> = (0..next() % 4)
+                .map(|_| OutputPoint {
+                    timestamp: [0, 1_700_000_000_000, -5, i64::MAX, 127, 128][next() % 6],
+                    scored: (next() % 5 != 0).then(|| Scored {
+                        score: next() as f64 / 7.0,
+                        expected: -(next() as f64),
+                        lower: f64::MIN,
+                        upper: 0.0,
+                    }),
+                })
+                .collect();
+            let kinds = &all_kinds[..next() % 5];
+            let (mut ours, mut theirs) = (vec![1u8], vec![1u8]);
+            let written = writer.write(&mut ours, &labels, kinds, &points);
+            assert_eq!(
+                written,
+                reference_write_outputs(&mut theirs, &labels, kinds, &points)
+            );
+            assert_eq!(ours, theirs, "{labels:?} {kinds:?} {points:?}");
         }
     }
 

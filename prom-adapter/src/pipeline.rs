@@ -6,12 +6,13 @@ use bytes::Bytes;
 use omen_scoring::{Input, Outcome, Scorer, Skip};
 
 use crate::Error;
+use crate::body::BodyWriter;
 use crate::decode::{self, Protocol};
 use crate::forward::{Forwarder, Part};
 use crate::kinds::MetadataCache;
 use crate::labels::{self, LabelLimits};
 use crate::metrics::{Metrics, stage};
-use crate::output::{self, OutputKind, OutputPoint};
+use crate::output::{self, OutputKind, OutputPoint, OutputWriter};
 use crate::proto::{MetricType, v1};
 use crate::selector::SeriesFilter;
 use crate::view::{self, SeriesView};
@@ -19,8 +20,12 @@ use crate::view::{self, SeriesView};
 /// How many problems an error body lists before summarising.
 const MAX_LISTED_PROBLEMS: usize = 5;
 
-/// A decoded request: its series with their metric types, and its metadata entries.
-type Decoded<'a> = (Vec<(SeriesView<'a>, MetricType)>, Vec<v1::MetricMetadata>);
+/// Decompressed 1.0 requests larger than this get a buffer of their own, not kept for the next.
+const MAX_KEPT_BUFFER: usize = 8 << 20;
+
+thread_local! {
+    static DECOMPRESSED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Counts of what a request carried and what was accepted (reported in 2.0 response headers).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,14 +73,38 @@ struct Prepared<'a> {
 impl Pipeline {
     /// Handles one request body; on error, `Written` still says what was accepted.
     pub async fn write(&self, protocol: Protocol, body: Bytes) -> (Written, Result<(), Error>) {
-        let processed = decode::decompress(&body, self.max_decoded_bytes).and_then(|raw| {
-            let mut owned = Vec::new();
-            let (series, metadata) = self
-                .decode(protocol, &raw, &mut owned)
-                .inspect_err(|error| self.count_error(error, stage::DECODE))?;
-            self.process(protocol, series, metadata)
-                .inspect_err(|error| self.count_error(error, stage::SCORE))
-        });
+        let processed = match protocol {
+            // 1.0 is viewed in place in a per-thread buffer reused from request to request (the
+            // views end before this function awaits anything).
+            Protocol::V1 => DECOMPRESSED.with_borrow_mut(|raw| {
+                let processed = decode::decompress_into(&body, self.max_decoded_bytes, raw)
+                    .and_then(|raw| {
+                        let request = view::decode_v1(raw)
+                            .inspect_err(|error| self.count_error(error, stage::DECODE))?;
+                        let series = request
+                            .series
+                            .into_iter()
+                            .map(|s| (s, MetricType::Unknown))
+                            .collect();
+                        self.process(protocol, series, request.metadata)
+                            .inspect_err(|error| self.count_error(error, stage::SCORE))
+                    });
+                if raw.capacity() > MAX_KEPT_BUFFER {
+                    *raw = Vec::new();
+                }
+                processed
+            }),
+            Protocol::V2 => decode::decompress(&body, self.max_decoded_bytes).and_then(|raw| {
+                let mut owned = decode::decode_v2(raw)
+                    .inspect_err(|error| self.count_error(error, stage::DECODE))?;
+                let series = owned
+                    .iter_mut()
+                    .map(|r| (SeriesView::from_owned(&mut r.series), r.metric_type))
+                    .collect();
+                self.process(protocol, series, Vec::new())
+                    .inspect_err(|error| self.count_error(error, stage::SCORE))
+            }),
+        };
         let (parts, written, problems) = match processed {
             Ok(processed) => processed,
             Err(error) => return (Written::default(), Err(error)),
@@ -99,34 +128,6 @@ impl Pipeline {
             .inc();
     }
 
-    /// Decodes a request: 1.0 in place in `raw`; 2.0 resolved into `owned`, then viewed.
-    fn decode<'a>(
-        &self,
-        protocol: Protocol,
-        raw: &'a Bytes,
-        owned: &'a mut Vec<decode::ResolvedSeries>,
-    ) -> Result<Decoded<'a>, Error> {
-        match protocol {
-            Protocol::V1 => {
-                let request = view::decode_v1(raw)?;
-                let series = request
-                    .series
-                    .into_iter()
-                    .map(|s| (s, MetricType::Unknown))
-                    .collect();
-                Ok((series, request.metadata))
-            }
-            Protocol::V2 => {
-                *owned = decode::decode_v2(raw.clone())?;
-                let series = owned
-                    .iter_mut()
-                    .map(|r| (SeriesView::from_owned(&mut r.series), r.metric_type))
-                    .collect();
-                Ok((series, Vec::new()))
-            }
-        }
-    }
-
     /// Validates, scores and encodes; returns the parts to forward, what was accepted and, when some
     /// series were refused, the error to answer once the accepted ones are delivered.
     fn process(
@@ -148,7 +149,8 @@ impl Pipeline {
         let mut rejected = 0usize;
         let mut written = Written::default();
         let mut prepared = Vec::with_capacity(series.len());
-        let mut inputs = Vec::new();
+        // One sample per series is the usual shape of a request.
+        let mut inputs = Vec::with_capacity(series.len());
         {
             let types = self.metadata.view();
             for (mut ts, declared) in series {
@@ -207,7 +209,7 @@ impl Pipeline {
             .map_err(|e| Error::Internal(e.to_string()))?;
         self.count_outcomes(&outcomes);
 
-        let parts = self.encode(&prepared, &outcomes, &metadata);
+        let parts = self.encode(&prepared, &outcomes, &metadata)?;
         let problem = (rejected > 0).then(|| {
             self.metrics.series_rejected.inc_by(rejected as u64);
             self.metrics
@@ -259,47 +261,53 @@ impl Pipeline {
         prepared: &[Prepared<'_>],
         outcomes: &[Outcome],
         metadata: &[v1::MetricMetadata],
-    ) -> Vec<Part> {
+    ) -> Result<Vec<Part>, Error> {
         let shards = self.forwarder.shard_count();
-        let mut parts: Vec<Part> = (0..shards)
-            .map(|shard| Part {
-                shard,
-                body: Vec::new(),
-                samples: 0,
-                originals: 0,
-            })
-            .collect();
+        let mut bodies: Vec<(BodyWriter, usize, usize)> =
+            (0..shards).map(|_| (BodyWriter::default(), 0, 0)).collect();
         let mut points = Vec::new();
+        let mut writer = OutputWriter::default();
         for p in prepared {
-            let part = &mut parts[self.forwarder.shard_of(p.hash)];
+            let (body, samples, originals) = &mut bodies[self.forwarder.shard_of(p.hash)];
             let original = p.series.samples.len() + p.series.histograms.len();
             if original > 0 || !p.series.exemplars.is_empty() {
-                p.series.write_record(&mut part.body, p.relabelled);
-                part.samples += original;
-                part.originals += original;
+                p.series.write_record(body.records(), p.relabelled);
+                *samples += original;
+                *originals += original;
             }
-            let Some(range) = &p.inputs else { continue };
-            points.clear();
-            for (sample, outcome) in p.series.samples.iter().zip(&outcomes[range.clone()]) {
-                match outcome {
-                    Outcome::Scored(scored) => points.push(OutputPoint {
-                        timestamp: sample.timestamp,
-                        scored: Some(*scored),
-                    }),
-                    Outcome::Skipped(Skip::Stale) => points.push(OutputPoint {
-                        timestamp: sample.timestamp,
-                        scored: None,
-                    }),
-                    Outcome::Skipped(_) => {}
+            if let Some(range) = &p.inputs {
+                points.clear();
+                for (sample, outcome) in p.series.samples.iter().zip(&outcomes[range.clone()]) {
+                    match outcome {
+                        Outcome::Scored(scored) => points.push(OutputPoint {
+                            timestamp: sample.timestamp,
+                            scored: Some(*scored),
+                        }),
+                        Outcome::Skipped(Skip::Stale) => points.push(OutputPoint {
+                            timestamp: sample.timestamp,
+                            scored: None,
+                        }),
+                        Outcome::Skipped(_) => {}
+                    }
                 }
+                *samples += writer.write(body.records(), &p.series.labels, &self.outputs, &points);
             }
-            part.samples +=
-                output::write_outputs(&mut part.body, &p.series.labels, &self.outputs, &points);
+            body.compress_full_blocks()?;
         }
         for m in metadata {
-            output::write_metadata(&mut parts[0].body, m);
+            output::write_metadata(bodies[0].0.records(), m);
         }
-        parts.retain(|p| !p.body.is_empty());
-        parts
+        let mut parts = Vec::with_capacity(shards);
+        for (shard, (body, samples, originals)) in bodies.into_iter().enumerate() {
+            if !body.is_empty() {
+                parts.push(Part {
+                    shard,
+                    body: body.finish()?,
+                    samples,
+                    originals,
+                });
+            }
+        }
+        Ok(parts)
     }
 }

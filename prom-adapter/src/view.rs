@@ -99,14 +99,15 @@ impl<'a> SeriesView<'a> {
 
 fn decode_request(mut buf: &[u8]) -> Result<RequestView<'_>, String> {
     let mut request = RequestView::default();
+    let mut labels = Vec::new();
     while !buf.is_empty() {
         let record_start = buf;
-        let (tag, wire_type) = decode_key(&mut buf).map_err(|e| e.to_string())?;
+        let (tag, wire_type) = key(&mut buf)?;
         match (tag, wire_type) {
             (1, WireType::LengthDelimited) => {
                 let body = take_delimited(&mut buf)?;
                 let record = &record_start[..record_start.len() - buf.len()];
-                let series = decode_series(body, record)
+                let series = decode_series(body, record, &mut labels)
                     .map_err(|e| format!("WriteRequest.timeseries: {e}"))?;
                 request.series.push(series);
             }
@@ -123,13 +124,20 @@ fn decode_request(mut buf: &[u8]) -> Result<RequestView<'_>, String> {
     Ok(request)
 }
 
-fn decode_series<'a>(mut buf: &'a [u8], record: &'a [u8]) -> Result<SeriesView<'a>, String> {
+/// Decodes one `TimeSeries`; `labels` is scratch space, so the series' own label list is
+/// allocated once at its final size.
+fn decode_series<'a>(
+    mut buf: &'a [u8],
+    record: &'a [u8],
+    labels: &mut Vec<LabelRef<'a>>,
+) -> Result<SeriesView<'a>, String> {
     let mut series = SeriesView {
         raw: Some(record),
         ..SeriesView::default()
     };
+    labels.clear();
     while !buf.is_empty() {
-        let (tag, wire_type) = decode_key(&mut buf).map_err(|e| e.to_string())?;
+        let (tag, wire_type) = key(&mut buf)?;
         if !(1..=4).contains(&tag) {
             skip(wire_type, tag, &mut buf)?;
             continue;
@@ -140,8 +148,8 @@ fn decode_series<'a>(mut buf: &'a [u8], record: &'a [u8]) -> Result<SeriesView<'
         let body = take_delimited(&mut buf)?;
         let text = |e: prost::DecodeError| format!("TimeSeries field {tag}: {e}");
         match tag {
-            1 => series.labels.push(decode_label(body)?),
-            2 => series.samples.push(v1::Sample::decode(body).map_err(text)?),
+            1 => labels.push(decode_label(body)?),
+            2 => series.samples.push(decode_sample(body).map_err(text)?),
             3 => series
                 .exemplars
                 .push(v1::Exemplar::decode(body).map_err(text)?),
@@ -150,16 +158,46 @@ fn decode_series<'a>(mut buf: &'a [u8], record: &'a [u8]) -> Result<SeriesView<'
                 .push(v1::Histogram::decode(body).map_err(text)?),
         }
     }
+    series.labels = labels.as_slice().to_vec();
     Ok(series)
 }
 
+/// A `Sample` as every encoder writes a non-zero value: `value` then `timestamp`, nothing else;
+/// any other encoding is decoded by prost.
+fn decode_sample(body: &[u8]) -> Result<v1::Sample, prost::DecodeError> {
+    if let [0x09, v0, v1, v2, v3, v4, v5, v6, v7, 0x10, rest @ ..] = body {
+        let mut timestamp = rest;
+        if let Some(t) = varint(&mut timestamp).filter(|_| timestamp.is_empty()) {
+            return Ok(v1::Sample {
+                value: f64::from_le_bytes([*v0, *v1, *v2, *v3, *v4, *v5, *v6, *v7]),
+                timestamp: t as i64,
+            });
+        }
+    }
+    v1::Sample::decode(body)
+}
+
 fn decode_label(mut buf: &[u8]) -> Result<LabelRef<'_>, String> {
+    // As every encoder writes a label with a non-empty name and value shorter than 128 bytes:
+    // the name field, then the value field, nothing else.
+    if let [0x0a, name_len, rest @ ..] = buf
+        && *name_len < 0x80
+        && usize::from(*name_len) < rest.len()
+    {
+        let (name, rest) = rest.split_at(usize::from(*name_len));
+        if let [0x12, value_len, value @ ..] = rest
+            && *value_len < 0x80
+            && usize::from(*value_len) == value.len()
+        {
+            return Ok(LabelRef { name, value });
+        }
+    }
     let mut label = LabelRef {
         name: b"",
         value: b"",
     };
     while !buf.is_empty() {
-        let (tag, wire_type) = decode_key(&mut buf).map_err(|e| e.to_string())?;
+        let (tag, wire_type) = key(&mut buf)?;
         match (tag, wire_type) {
             (1, WireType::LengthDelimited) => label.name = take_delimited(&mut buf)?,
             (2, WireType::LengthDelimited) => label.value = take_delimited(&mut buf)?,
@@ -170,8 +208,60 @@ fn decode_label(mut buf: &[u8]) -> Result<LabelRef<'_>, String> {
     Ok(label)
 }
 
+/// A field key: one-byte length-delimited keys decoded here, others by prost.
+#[inline]
+fn key(buf: &mut &[u8]) -> Result<(u32, WireType), String> {
+    // Length-delimited fields with tags 1 to 15: every field this decoder reads inline.
+    if let Some((&byte, rest)) = buf.split_first()
+        && byte & 0x87 == 0x02
+        && byte >= 8
+    {
+        *buf = rest;
+        return Ok((u32::from(byte >> 3), WireType::LengthDelimited));
+    }
+    key_slow(buf)
+}
+
+#[cold]
+#[inline(never)]
+fn key_slow(buf: &mut &[u8]) -> Result<(u32, WireType), String> {
+    decode_key(buf).map_err(|e| e.to_string())
+}
+
+/// A varint of at most 10 bytes as protobuf reads it (bits past 64 dropped by prost are refused
+/// here, so such input falls back to prost); `None` leaves the input to prost's decoder.
+fn varint(buf: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for (i, &byte) in buf.iter().enumerate().take(10) {
+        if i == 9 && byte > 1 {
+            return None;
+        }
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            *buf = &buf[i + 1..];
+            return Some(value);
+        }
+    }
+    None
+}
+
 /// Reads a length prefix and returns that many bytes, advancing `buf` past them.
+#[inline]
 fn take_delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], String> {
+    if let Some((&len, rest)) = buf.split_first()
+        && len < 0x80
+        && usize::from(len) <= rest.len()
+    {
+        let (body, rest) = rest.split_at(usize::from(len));
+        *buf = rest;
+        return Ok(body);
+    }
+    take_delimited_slow(buf)
+}
+
+#[cold]
+#[inline(never)]
+fn take_delimited_slow<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], String> {
     let len = decode_varint(buf).map_err(|e| e.to_string())?;
     if len > buf.len() as u64 {
         return Err(format!(
@@ -356,6 +446,138 @@ mod tests {
             agreed_ok > 1000 && agreed_err > 100,
             "{agreed_ok} ok, {agreed_err} errors"
         );
+    }
+
+    fn standard_len(body: &[u8]) -> u8 {
+        body.len() as u8
+    }
+
+    #[test]
+    fn samples_labels_and_keys_in_any_encoding_decode_as_prost_decodes_them() {
+        let value = 2.5f64.to_le_bytes();
+        let mut bodies: Vec<Vec<u8>> = vec![
+            [&[0x09][..], &value, &[0x10, 0x05]].concat(),
+            [
+                &[0x09][..],
+                &value,
+                &[
+                    0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+                ],
+            ]
+            .concat(),
+            [
+                &[0x09][..],
+                &value,
+                &[
+                    0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02,
+                ],
+            ]
+            .concat(),
+            [
+                &[0x09][..],
+                &value,
+                &[
+                    0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00,
+                ],
+            ]
+            .concat(),
+            [&[0x09][..], &value, &[0x10]].concat(),
+            [&[0x09][..], &value, &[0x10, 0x85]].concat(),
+            [&[0x09][..], &value, &[0x10, 0x05, 0x10, 0x06]].concat(),
+            [&[0x09][..], &value, &[0x10, 0x05, 0x18, 0x01]].concat(),
+            [&[0x09][..], &value, &[0x10, 0x85, 0x00]].concat(),
+            [&[0x10, 0x05, 0x09][..], &value].concat(),
+            vec![0x10, 0x05],
+            vec![],
+            [&[0x09][..], &value[..7]].concat(),
+            [&[0x09][..], &value, &[0x09], &value, &[0x10, 0x01]].concat(),
+            [&[0x08, 0x01, 0x09][..], &value, &[0x10, 0x01]].concat(),
+        ];
+        // Labels: long names and values (two-byte lengths), fields swapped, repeated, missing, or
+        // followed by more; a length byte that would be right as a one-byte length.
+        let long = vec![b'a'; 133];
+        let labels: Vec<Vec<u8>> = vec![
+            [&[0x0a, 0x02][..], b"up", &[0x12, 0x01], b"x"].concat(),
+            [&[0x0a, 0x85, 0x01][..], &long, &[0x12, 0x01], b"x"].concat(),
+            [&[0x0a, 0x02][..], b"up", &[0x12, 0x85, 0x01], &long].concat(),
+            [&[0x0a, 0x02][..], b"up", &[0x12, 0x86], &long[..134 - 6]].concat(),
+            [&[0x12, 0x01][..], b"x", &[0x0a, 0x02], b"up"].concat(),
+            [
+                &[0x0a, 0x02][..],
+                b"up",
+                &[0x12, 0x01],
+                b"x",
+                &[0x12, 0x01],
+                b"y",
+            ]
+            .concat(),
+            [&[0x0a, 0x02][..], b"up"].concat(),
+            [&[0x0a, 0x02][..], b"up", &[0x12, 0x00]].concat(),
+            [&[0x0a, 0x00][..], &[0x12, 0x01], b"x"].concat(),
+            [&[0x0a, 0x02][..], b"up", &[0x12, 0x02], b"x"].concat(),
+            [&[0x0a, 0x02][..], b"up", &[0x1a, 0x01], b"x"].concat(),
+            [&[0x0a, 0x02][..], b"up", &[0x12, 0x01], b"x", &[0x18, 0x01]].concat(),
+        ];
+        for label in &labels {
+            let mut field = vec![0x0a];
+            prost::encoding::encode_varint(label.len() as u64, &mut field);
+            field.extend_from_slice(label);
+            let mut series = field;
+            series.extend_from_slice(&[0x12, standard_len(&bodies[0])]);
+            series.extend_from_slice(&bodies[0]);
+            let mut request = vec![0x0a];
+            prost::encoding::encode_varint(series.len() as u64, &mut request);
+            request.extend_from_slice(&series);
+            let theirs = WriteRequest::decode(&request[..]);
+            let ours = decode_v1(&request);
+            match (theirs, ours) {
+                (Ok(theirs), Ok(ours)) => {
+                    let ours: Vec<_> = ours.series.iter().map(as_owned).collect();
+                    assert_eq!(ours, theirs.timeseries, "{request:x?}");
+                }
+                (Err(_), Err(_)) => {}
+                (theirs, ours) => panic!(
+                    "decoders disagree on {request:x?}: prost {:?}, view {:?}",
+                    theirs.map(|_| ()),
+                    ours.map(|_| ())
+                ),
+            }
+        }
+        // Keys: two-byte keys, a group wire type, tag 0, an unknown field in the series.
+        let series_fields: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0x92, 0x00, 0x00],
+            vec![0x82, 0x00, 0x00],
+            vec![0x02, 0x00],
+            vec![0x2a, 0x01, 0x00],
+            vec![0x0b, 0x0c],
+            vec![0x0e],
+            vec![0x0f],
+            vec![0xf8, 0xff, 0xff, 0xff, 0x0f, 0x01],
+        ];
+        let standard = bodies[0].clone();
+        bodies.extend(series_fields.iter().map(|_| standard.clone()));
+        let extras = std::iter::repeat_n(Vec::new(), bodies.len() - series_fields.len())
+            .chain(series_fields);
+        for (body, extra) in bodies.iter().zip(extras) {
+            let label = [&[0x0a, 0x04, 0x0a, 0x02][..], b"up"].concat();
+            let series = [&label[..], &[0x12, body.len() as u8], body, &extra].concat();
+            let request = [&[0x0a, series.len() as u8][..], &series].concat();
+            let theirs = WriteRequest::decode(&request[..]);
+            let ours = decode_v1(&request);
+            match (theirs, ours) {
+                (Ok(theirs), Ok(ours)) => {
+                    let ours: Vec<_> = ours.series.iter().map(as_owned).collect();
+                    assert_eq!(ours, theirs.timeseries, "{request:x?}");
+                }
+                (Err(_), Err(_)) => {}
+                (theirs, ours) => panic!(
+                    "decoders disagree on {request:x?}: prost {:?}, view {:?}",
+                    theirs.map(|_| ()),
+                    ours.map(|_| ())
+                ),
+            }
+        }
     }
 
     #[test]

@@ -17,15 +17,23 @@ pub struct Normaliser {
 
 impl Normaliser {
     /// Computes the statistics of `window`; `scratch` is reused to avoid allocating.
+    ///
+    /// Bit for bit what selecting with `f64::total_cmp` gives (see the reference in the tests),
+    /// but each comparison is a single integer comparison: the values are selected as their
+    /// total-order keys, which compare as integers exactly as `total_cmp` compares the values,
+    /// so the selection makes the same moves and leaves the values in the same order (which the
+    /// sum of deviations depends on).
     pub fn of(window: &[f64], scratch: &mut Vec<f64>) -> Self {
         scratch.clear();
-        scratch.extend_from_slice(window);
-        let location = median_in_place(scratch);
+        scratch.extend(window.iter().map(|&v| f64::from_bits(total_order_key(v))));
+        let location = median_in_place(scratch, |key| f64::from_bits(total_order_key(key)));
         for value in scratch.iter_mut() {
-            *value = (*value - location).abs();
+            // The keys back to values (the mapping is its own inverse), then the deviations.
+            *value = (f64::from_bits(total_order_key(*value)) - location).abs();
         }
         let mean_abs = scratch.iter().sum::<f64>() / scratch.len() as f64;
-        let mad = median_in_place(scratch);
+        // Deviations have no sign bit, so they are their own keys.
+        let mad = median_in_place(scratch, |v| v);
         let scale = (MAD_TO_SIGMA * mad)
             .max(MEAN_ABS_TO_SIGMA * mean_abs)
             .max(1e-3 * location.abs())
@@ -44,17 +52,30 @@ impl Normaliser {
     }
 }
 
-/// Median with numpy's convention (mean of the two middle values for even lengths); reorders `values`.
-fn median_in_place(values: &mut [f64]) -> f64 {
-    let n = values.len();
+/// The bits of `value` rearranged so that, compared as `i64`, they order as `f64::total_cmp`
+/// orders the values (the transformation `total_cmp` applies); applied twice it gives the bits back.
+fn total_order_key(value: f64) -> u64 {
+    let bits = value.to_bits();
+    bits ^ ((((bits as i64) >> 63) as u64) >> 1)
+}
+
+/// Median with numpy's convention (mean of the two middle values for even lengths) of `keys`
+/// (total-order keys held as `f64` bits, compared as `i64`), `value` giving a key's value;
+/// reorders `keys`.
+fn median_in_place(keys: &mut [f64], value: impl Fn(f64) -> f64) -> f64 {
+    let n = keys.len();
     debug_assert!(n > 0);
     let mid = n / 2;
-    let (lower, upper_middle, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
-    let upper_middle = *upper_middle;
+    let (lower, upper_middle, _) =
+        keys.select_nth_unstable_by(mid, |a, b| (a.to_bits() as i64).cmp(&(b.to_bits() as i64)));
+    let upper_middle = value(*upper_middle);
     if n % 2 == 1 {
         upper_middle
     } else {
-        let lower_middle = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let lower_middle = lower
+            .iter()
+            .map(|&v| value(v))
+            .fold(f64::NEG_INFINITY, f64::max);
         (lower_middle + upper_middle) / 2.0
     }
 }
@@ -92,6 +113,84 @@ mod tests {
         window[17] = 1.0;
         let n = Normaliser::of(&window, &mut scratch);
         assert_eq!((n.location, n.scale), (0.0, 1.2533 * 2.0 / 32.0));
+    }
+
+    /// `Normaliser::of` as it was before selecting by integer keys (the reference).
+    fn reference(window: &[f64]) -> Normaliser {
+        fn median(values: &mut [f64]) -> f64 {
+            let n = values.len();
+            let mid = n / 2;
+            let (lower, upper_middle, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
+            let upper_middle = *upper_middle;
+            if n % 2 == 1 {
+                upper_middle
+            } else {
+                let lower_middle = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                (lower_middle + upper_middle) / 2.0
+            }
+        }
+        let mut scratch = window.to_vec();
+        let location = median(&mut scratch);
+        for value in scratch.iter_mut() {
+            *value = (*value - location).abs();
+        }
+        let mean_abs = scratch.iter().sum::<f64>() / scratch.len() as f64;
+        let mad = median(&mut scratch);
+        let scale = (MAD_TO_SIGMA * mad)
+            .max(MEAN_ABS_TO_SIGMA * mean_abs)
+            .max(1e-3 * location.abs())
+            .max(1e-9);
+        Normaliser { location, scale }
+    }
+
+    #[test]
+    fn statistics_are_bit_for_bit_the_total_cmp_selection() {
+        let special = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            -f64::MAX,
+            f64::MIN_POSITIVE,
+            -5e-324,
+            1e300,
+            0.1,
+            0.3,
+        ];
+        let mut state = 11u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            state >> 11
+        };
+        let mut scratch = Vec::new();
+        for round in 0..20_000 {
+            let len = 1 + next() as usize % 70;
+            let window: Vec<f64> = (0..len)
+                .map(|_| match (round % 4, next() % 8) {
+                    // Mostly ordinary series, some with special values, some with many ties.
+                    (0, 0) => special[next() as usize % special.len()],
+                    (1, _) => (next() % 4) as f64,
+                    (2, _) => f64::from_bits(next() << 11 ^ next()),
+                    _ => 100.0 + (next() % 10_000) as f64 / 77.0 - 60.0,
+                })
+                .filter(|v| !v.is_nan())
+                .collect();
+            if window.is_empty() {
+                continue;
+            }
+            let ours = Normaliser::of(&window, &mut scratch);
+            let theirs = reference(&window);
+            assert_eq!(
+                (ours.location.to_bits(), ours.scale.to_bits()),
+                (theirs.location.to_bits(), theirs.scale.to_bits()),
+                "{window:?}"
+            );
+        }
     }
 
     #[test]
