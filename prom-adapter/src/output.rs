@@ -353,6 +353,7 @@ mod tests {
                     timestamp: [0, 1_700_000_000_000, -5, i64::MAX, 127, 128][next() % 6],
                     scored: (next() % 5 != 0).then(|| Scored {
                         score: next() as f64 / 7.0,
+                        model_score: 0.5,
                         expected: -(next() as f64),
                         lower: f64::MIN,
                         upper: 0.0,
