@@ -18,7 +18,7 @@ pub struct Columns {
     pub times: Vec<i64>,
     /// The values shown: the raw value, or the per-second rate for counters scored live.
     pub values: Vec<Option<f64>>,
-    /// Anomaly score (1.0 = the band's edge).
+    /// Anomaly score (1.0 = the alert threshold).
     pub score: Vec<Option<f64>>,
     /// Expected value.
     pub expected: Vec<Option<f64>>,

@@ -16,7 +16,7 @@ pub enum QueryType {
     Band,
     /// Per series: only the points whose score is at or above the threshold, with value and score.
     Anomalies,
-    /// Per series: the anomaly score (1.0 = the band's edge).
+    /// Per series: the anomaly score (1.0 = the alert threshold).
     Score,
 }
 
@@ -69,7 +69,7 @@ pub struct QueryModel {
     pub query_type: Option<QueryType>,
     /// Where scores come from; the datasource's default when absent.
     pub source: Option<Source>,
-    /// Score at or above which a point is an anomaly. Default: 1.0 (the band's edge).
+    /// Score at or above which a point is an anomaly. Default: 1.0 (the calibrated alert threshold).
     pub threshold: Option<f64>,
     /// Gauge, counter or auto (live scoring only).
     pub kind: KindChoice,
@@ -84,7 +84,7 @@ pub struct QueryModel {
     pub interval: Option<String>,
 }
 
-/// Default anomaly threshold: the band's edge.
+/// Default anomaly threshold: the score's calibrated alert threshold.
 pub const DEFAULT_THRESHOLD: f64 = 1.0;
 
 /// Most points per series asked of Prometheus (its own limit is 11,000).

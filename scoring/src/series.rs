@@ -87,6 +87,17 @@ pub(crate) enum Observation {
     },
 }
 
+/// What a series keeps of its newest values for retries, and its long-memory detectors.
+#[derive(Debug)]
+struct History {
+    /// Timestamps of the newest `RETRY_HORIZON` fed values, indexed by `pushes % RETRY_HORIZON`.
+    times: [i64; RETRY_HORIZON],
+    /// Final scores of the same values, so a retried sample gets its first score again.
+    finals: [f32; RETRY_HORIZON],
+    /// Long-memory detectors fed with every new value.
+    detectors: Detectors,
+}
+
 /// The streaming state of one series.
 #[derive(Debug)]
 pub(crate) struct SeriesState {
@@ -96,12 +107,9 @@ pub(crate) struct SeriesState {
     head: u32,
     /// Number of values held.
     len: u32,
-    /// Timestamps of the newest `RETRY_HORIZON` fed values, indexed by `pushes % RETRY_HORIZON`.
-    times: [i64; RETRY_HORIZON],
-    /// Final scores of the same values, so a retried sample gets its first score again.
-    finals: [f32; RETRY_HORIZON],
-    /// Long-memory detectors fed with every new value.
-    detectors: Detectors,
+    /// Retry history and detectors, on the heap: the map's slots stay small, which matters
+    /// because a hash table holds up to twice as many slots as entries.
+    history: Box<History>,
     /// Number of values ever pushed (wraps harmlessly; only used modulo `RETRY_HORIZON`).
     pushes: u32,
     /// Timestamp of the newest accepted sample, fed or not (`i64::MIN` before the first).
@@ -121,9 +129,11 @@ impl SeriesState {
             values: vec![0.0; window + RETRY_HORIZON].into_boxed_slice(),
             head: 0,
             len: 0,
-            times: [i64::MIN; RETRY_HORIZON],
-            finals: [0.0; RETRY_HORIZON],
-            detectors: Detectors::default(),
+            history: Box::new(History {
+                times: [i64::MIN; RETRY_HORIZON],
+                finals: [0.0; RETRY_HORIZON],
+                detectors: Detectors::default(),
+            }),
             pushes: 0,
             last_timestamp: i64::MIN,
             last_raw: f64::NAN,
@@ -132,9 +142,11 @@ impl SeriesState {
         }
     }
 
-    /// Bytes used by one state including its heap part, for capacity planning.
+    /// Bytes used by one state including its heap parts, for capacity planning.
     pub(crate) fn footprint(window: usize) -> usize {
-        std::mem::size_of::<Self>() + (window + RETRY_HORIZON) * std::mem::size_of::<f64>()
+        std::mem::size_of::<Self>()
+            + std::mem::size_of::<History>()
+            + (window + RETRY_HORIZON) * std::mem::size_of::<f64>()
     }
 
     fn capacity(&self) -> usize {
@@ -154,7 +166,7 @@ impl SeriesState {
             self.values[self.head as usize] = value;
             self.head = ((self.head as usize + 1) % capacity) as u32;
         }
-        self.times[self.pushes as usize % RETRY_HORIZON] = timestamp;
+        self.history.times[self.pushes as usize % RETRY_HORIZON] = timestamp;
         self.pushes = self.pushes.wrapping_add(1);
         self.last_timestamp = timestamp;
     }
@@ -165,7 +177,7 @@ impl SeriesState {
         let recent = (self.len as usize).min(RETRY_HORIZON);
         (0..recent).find_map(|back| {
             let slot = self.slot_back(back);
-            (self.times[slot] == timestamp).then(|| (self.len as usize - 1 - back, slot))
+            (self.history.times[slot] == timestamp).then(|| (self.len as usize - 1 - back, slot))
         })
     }
 
@@ -179,9 +191,10 @@ impl SeriesState {
     /// repeat, the kept one.
     pub(crate) fn finish(&mut self, slot: usize, context: Option<f64>, model_score: f64) -> f64 {
         if let Some(context) = context {
-            self.finals[slot] = self.detectors.finish(model_score, context) as f32;
+            let history = &mut *self.history;
+            history.finals[slot] = history.detectors.finish(model_score, context) as f32;
         }
-        f64::from(self.finals[slot])
+        f64::from(self.history.finals[slot])
     }
 
     /// Feeds one finite, non-stale sample and says whether and how to score it.
@@ -208,7 +221,7 @@ impl SeriesState {
             }
         };
         self.push(timestamp, value);
-        let context = self.detectors.observe(timestamp, value);
+        let context = self.history.detectors.observe(timestamp, value);
         self.decision(
             self.len as usize - 1,
             value,

@@ -73,7 +73,7 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) 
           <InlineField
             label="Threshold"
             labelWidth={12}
-            tooltip="Score at or above which a point is an anomaly; 1 is the edge of the band"
+            tooltip="Score at or above which a point is an anomaly; 1 is the alert threshold"
             invalid={thresholdParsed instanceof Error}
             error={thresholdParsed instanceof Error ? thresholdParsed.message : undefined}
           >

@@ -44,7 +44,7 @@ export const DEFAULT_QUERY: Partial<OmenQuery> = {
 export const QUERY_TYPES: Array<SelectableValue<string>> = [
   { label: 'Band', value: 'band', description: 'Value, expected value and the band of normal values' },
   { label: 'Anomalies', value: 'anomalies', description: 'Points whose score is at or above the threshold' },
-  { label: 'Score', value: 'score', description: 'Anomaly score; 1.0 is the edge of the band' },
+  { label: 'Score', value: 'score', description: 'Anomaly score; 1.0 is the alert threshold' },
 ];
 
 export const SOURCES: Array<SelectableValue<string>> = [
@@ -67,7 +67,7 @@ export function parseThreshold(text: string): number | undefined | Error {
   }
   const value = Number(trimmed);
   if (!Number.isFinite(value) || value < 0) {
-    return new Error('The threshold is a number >= 0 (1 is the edge of the band).');
+    return new Error('The threshold is a number >= 0 (1 is the alert threshold).');
   }
   return value;
 }
