@@ -191,28 +191,12 @@ impl Scorer {
             }
         };
         state.last_seen = now;
-        match state.observe(
+        let observation = state.observe(
             input.timestamp_ms,
             input.value,
             self.model.info().min_history,
-        ) {
-            Observation::Skip(skip) => Some(skip),
-            Observation::Score {
-                end,
-                value,
-                slot,
-                context,
-            } => {
-                let queued = Queued {
-                    index,
-                    series: input.series,
-                    slot,
-                    context,
-                };
-                batch.push(queued, state, end, value, window);
-                None
-            }
-        }
+        );
+        queue(batch, state, observation, index, input.series, window)
     }
 
     /// The final score of a sample once the model scored it (see `SeriesState::finish`). A series
@@ -255,7 +239,9 @@ pub fn score_series(
     let mut out = vec![None; points.len()];
     for (index, &(timestamp, value)) in points.iter().enumerate() {
         if is_stale_marker(value) {
-            // Finish what the old state scored before it is reset, as the adapter does.
+            // Finish what the old state scored before it is reset. (The streaming scorer finishes a
+            // request's samples after all of it is observed, so there samples that share a request
+            // with a later staleness marker of their series keep the model's score.)
             finish_offline(&mut batch, model, &mut state, &mut out)?;
             state = SeriesState::new(kind, window, 0);
             continue;
@@ -263,25 +249,41 @@ pub fn score_series(
         if !value.is_finite() {
             continue;
         }
-        if let Observation::Score {
-            end,
-            value,
-            slot,
-            context,
-        } = state.observe(timestamp, value, min_history)
-        {
-            let queued = Queued {
-                index,
-                series: 0,
-                slot,
-                context,
-            };
-            batch.push(queued, &state, end, value, window);
-        }
+        let observation = state.observe(timestamp, value, min_history);
+        queue(&mut batch, &state, observation, index, 0, window);
     }
     debug_assert!(batch.len() <= points.len());
     finish_offline(&mut batch, model, &mut state, &mut out)?;
     Ok(out)
+}
+
+/// Queues a sample to score in `batch`, or says why it is not scored.
+fn queue(
+    batch: &mut Batch,
+    state: &SeriesState,
+    observation: Observation,
+    index: usize,
+    series: u64,
+    window: usize,
+) -> Option<Skip> {
+    match observation {
+        Observation::Skip(skip) => Some(skip),
+        Observation::Score {
+            end,
+            value,
+            slot,
+            context,
+        } => {
+            let queued = Queued {
+                index,
+                series,
+                slot,
+                context,
+            };
+            batch.push(queued, state, end, value, window);
+            None
+        }
+    }
 }
 
 /// Runs the queued samples of one series' `state` through the model and finishes their scores.
