@@ -371,6 +371,24 @@ mod tests {
         }
     }
 
+    /// Decodes `request` with prost and with the view decoder and panics unless both accept it
+    /// with the same series or both reject it; says whether it was accepted.
+    fn assert_decoders_agree(request: &[u8]) -> bool {
+        match (WriteRequest::decode(request), decode_v1(request)) {
+            (Ok(theirs), Ok(ours)) => {
+                let ours: Vec<_> = ours.series.iter().map(as_owned).collect();
+                assert_eq!(ours, theirs.timeseries, "{request:x?}");
+                true
+            }
+            (Err(_), Err(_)) => false,
+            (theirs, ours) => panic!(
+                "decoders disagree on {request:x?}: prost {:?}, view {:?}",
+                theirs.map(|_| ()),
+                ours.map(|_| ())
+            ),
+        }
+    }
+
     #[test]
     fn views_hold_what_prost_decodes_and_records_are_the_received_bytes() {
         let request = WriteRequest {
@@ -426,20 +444,10 @@ mod tests {
                 }
                 _ => {}
             }
-            let theirs = WriteRequest::decode(&bytes[..]);
-            let ours = decode_v1(&bytes);
-            match (theirs, ours) {
-                (Ok(theirs), Ok(ours)) => {
-                    let ours: Vec<_> = ours.series.iter().map(as_owned).collect();
-                    assert_eq!(ours, theirs.timeseries, "{bytes:?}");
-                    agreed_ok += 1;
-                }
-                (Err(_), Err(_)) => agreed_err += 1,
-                (theirs, ours) => panic!(
-                    "decoders disagree on {bytes:?}: prost {:?}, view {:?}",
-                    theirs.map(|_| ()),
-                    ours.map(|_| ())
-                ),
+            if assert_decoders_agree(&bytes) {
+                agreed_ok += 1;
+            } else {
+                agreed_err += 1;
             }
         }
         assert!(
@@ -528,20 +536,7 @@ mod tests {
             let mut request = vec![0x0a];
             prost::encoding::encode_varint(series.len() as u64, &mut request);
             request.extend_from_slice(&series);
-            let theirs = WriteRequest::decode(&request[..]);
-            let ours = decode_v1(&request);
-            match (theirs, ours) {
-                (Ok(theirs), Ok(ours)) => {
-                    let ours: Vec<_> = ours.series.iter().map(as_owned).collect();
-                    assert_eq!(ours, theirs.timeseries, "{request:x?}");
-                }
-                (Err(_), Err(_)) => {}
-                (theirs, ours) => panic!(
-                    "decoders disagree on {request:x?}: prost {:?}, view {:?}",
-                    theirs.map(|_| ()),
-                    ours.map(|_| ())
-                ),
-            }
+            assert_decoders_agree(&request);
         }
         // Keys: two-byte keys, a group wire type, tag 0, an unknown field in the series.
         let series_fields: Vec<Vec<u8>> = vec![
@@ -563,20 +558,7 @@ mod tests {
             let label = [&[0x0a, 0x04, 0x0a, 0x02][..], b"up"].concat();
             let series = [&label[..], &[0x12, body.len() as u8], body, &extra].concat();
             let request = [&[0x0a, series.len() as u8][..], &series].concat();
-            let theirs = WriteRequest::decode(&request[..]);
-            let ours = decode_v1(&request);
-            match (theirs, ours) {
-                (Ok(theirs), Ok(ours)) => {
-                    let ours: Vec<_> = ours.series.iter().map(as_owned).collect();
-                    assert_eq!(ours, theirs.timeseries, "{request:x?}");
-                }
-                (Err(_), Err(_)) => {}
-                (theirs, ours) => panic!(
-                    "decoders disagree on {request:x?}: prost {:?}, view {:?}",
-                    theirs.map(|_| ()),
-                    ours.map(|_| ())
-                ),
-            }
+            assert_decoders_agree(&request);
         }
     }
 

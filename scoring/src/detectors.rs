@@ -228,11 +228,11 @@ impl Detectors {
     /// Feeds the model's band deviation of the same value; returns the calibrated anomaly score
     /// given the other detectors' score `context`.
     pub(crate) fn finish(&mut self, model_score: f64, context: f64) -> f64 {
-        let model = if self.model.is_warm() {
-            let likelihood = self.model.update(model_score);
+        let warm = self.model.is_warm();
+        let likelihood = self.model.update(model_score);
+        let model = if warm {
             MODEL_WEIGHT * likelihood / CALIBRATION
         } else {
-            self.model.update(model_score);
             model_score
         };
         model.max(context / CALIBRATION)
