@@ -1,13 +1,14 @@
 //! Fuzzes everything the adapter does with untrusted bytes before scoring: snappy, 1.0 and 2.0
 //! protobuf decoding, symbol resolution and label validation. Any panic is a bug, and so is any
-//! difference between the in-place 1.0 decoder the adapter uses and prost's generated one.
+//! difference between the in-place 1.0 and 2.0 decoders the adapter uses and prost's generated
+//! ones.
 #![no_main]
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use omen_prom_adapter::decode::{decode_v1, decode_v2, decompress};
 use omen_prom_adapter::labels::{LabelLimits, LabelRef, normalise, series_hash};
-use omen_prom_adapter::view;
+use omen_prom_adapter::{view, view_v2};
 
 const LIMITS: LabelLimits = LabelLimits { max_labels: 64, max_name_bytes: 1024, max_value_bytes: 8192 };
 
@@ -37,9 +38,22 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        if let Ok(resolved) = decode_v2(raw) {
-            for mut series in resolved {
-                let _ = normalise(&mut series.series.labels, &LIMITS);
+        let generated = decode_v2(raw.clone());
+        let in_place = view_v2::decode_v2(&raw);
+        assert_eq!(generated.is_ok(), in_place.is_ok(), "2.0 decoders disagree on validity");
+        if let (Ok(generated), Ok(in_place)) = (generated, in_place) {
+            assert_eq!(generated.len(), in_place.len());
+            for (owned, (mut seen, metric_type)) in generated.into_iter().zip(in_place) {
+                let labels: Vec<LabelRef<'_>> = owned.series.labels.iter().map(LabelRef::from).collect();
+                assert_eq!(labels, seen.labels);
+                assert_eq!(owned.series.samples, seen.samples);
+                assert_eq!(owned.series.exemplars, seen.exemplars);
+                assert_eq!(owned.series.histograms, seen.histograms);
+                assert_eq!(owned.metric_type, metric_type);
+                if let Ok(relabelled) = normalise(&mut seen.labels, &LIMITS) {
+                    let mut record = Vec::new();
+                    seen.write_record(&mut record, relabelled);
+                }
             }
         }
     }

@@ -119,8 +119,10 @@ pub struct ResolvedSeries {
     pub metric_type: MetricType,
 }
 
-/// Decodes a 2.0 request and resolves its symbol references. A bad reference fails the whole
-/// request: the symbols table is shared, so the request itself is corrupt.
+/// Decodes a 2.0 request with prost's generated code and resolves its symbol references (owned
+/// labels). A bad reference fails the whole request: the symbols table is shared, so the request
+/// itself is corrupt. The adapter decodes in place with [`crate::view_v2::decode_v2`]; this is
+/// the reference that one is tested against.
 pub fn decode_v2(buf: Bytes) -> Result<Vec<ResolvedSeries>, Error> {
     let request = v2::Request::decode(buf).map_err(|e| {
         Error::Malformed(format!("cannot decode io.prometheus.write.v2.Request: {e}"))

@@ -29,6 +29,7 @@ pub mod proto;
 pub mod selector;
 mod server;
 pub mod view;
+pub mod view_v2;
 
 pub use config::Config;
 pub use error::Error;

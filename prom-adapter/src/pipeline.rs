@@ -16,11 +16,12 @@ use crate::output::{self, OutputKind, OutputPoint, OutputWriter};
 use crate::proto::{MetricType, v1};
 use crate::selector::SeriesFilter;
 use crate::view::{self, SeriesView};
+use crate::view_v2;
 
 /// How many problems an error body lists before summarising.
 const MAX_LISTED_PROBLEMS: usize = 5;
 
-/// Decompressed 1.0 requests larger than this get a buffer of their own, not kept for the next.
+/// Decompressed requests larger than this get a buffer of their own, not kept for the next.
 const MAX_KEPT_BUFFER: usize = 8 << 20;
 
 thread_local! {
@@ -73,38 +74,31 @@ struct Prepared<'a> {
 impl Pipeline {
     /// Handles one request body; on error, `Written` still says what was accepted.
     pub async fn write(&self, protocol: Protocol, body: Bytes) -> (Written, Result<(), Error>) {
-        let processed = match protocol {
-            // 1.0 is viewed in place in a per-thread buffer reused from request to request (the
-            // views end before this function awaits anything).
-            Protocol::V1 => DECOMPRESSED.with_borrow_mut(|raw| {
-                let processed = decode::decompress_into(&body, self.max_decoded_bytes, raw)
-                    .and_then(|raw| {
-                        let request = view::decode_v1(raw)
-                            .inspect_err(|error| self.count_error(error, stage::DECODE))?;
-                        let series = request
-                            .series
-                            .into_iter()
-                            .map(|s| (s, MetricType::Unknown))
-                            .collect();
-                        self.process(protocol, series, request.metadata)
-                            .inspect_err(|error| self.count_error(error, stage::SCORE))
-                    });
-                if raw.capacity() > MAX_KEPT_BUFFER {
-                    *raw = Vec::new();
-                }
-                processed
-            }),
-            Protocol::V2 => decode::decompress(&body, self.max_decoded_bytes).and_then(|raw| {
-                let mut owned = decode::decode_v2(raw)
+        // The request is viewed in place in a per-thread buffer reused from request to request
+        // (the views end before this function awaits anything).
+        let processed = DECOMPRESSED.with_borrow_mut(|raw| {
+            let processed =
+                decode::decompress_into(&body, self.max_decoded_bytes, raw).and_then(|raw| {
+                    let (series, metadata) = match protocol {
+                        Protocol::V1 => view::decode_v1(raw).map(|request| {
+                            let series = request
+                                .series
+                                .into_iter()
+                                .map(|s| (s, MetricType::Unknown))
+                                .collect();
+                            (series, request.metadata)
+                        }),
+                        Protocol::V2 => view_v2::decode_v2(raw).map(|series| (series, Vec::new())),
+                    }
                     .inspect_err(|error| self.count_error(error, stage::DECODE))?;
-                let series = owned
-                    .iter_mut()
-                    .map(|r| (SeriesView::from_owned(&mut r.series), r.metric_type))
-                    .collect();
-                self.process(protocol, series, Vec::new())
-                    .inspect_err(|error| self.count_error(error, stage::SCORE))
-            }),
-        };
+                    self.process(protocol, series, metadata)
+                        .inspect_err(|error| self.count_error(error, stage::SCORE))
+                });
+            if raw.capacity() > MAX_KEPT_BUFFER {
+                *raw = Vec::new();
+            }
+            processed
+        });
         let (parts, written, problems) = match processed {
             Ok(processed) => processed,
             Err(error) => return (Written::default(), Err(error)),

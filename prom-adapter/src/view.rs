@@ -48,23 +48,6 @@ pub fn decode_v1(buf: &[u8]) -> Result<RequestView<'_>, Error> {
 }
 
 impl<'a> SeriesView<'a> {
-    /// A view of an owned series (remote write 2.0 after symbol resolution); takes its samples.
-    pub fn from_owned(series: &'a mut v1::TimeSeries) -> Self {
-        let v1::TimeSeries {
-            labels,
-            samples,
-            exemplars,
-            histograms,
-        } = series;
-        Self {
-            labels: labels.iter().map(LabelRef::from).collect(),
-            samples: std::mem::take(samples),
-            exemplars: std::mem::take(exemplars),
-            histograms: std::mem::take(histograms),
-            raw: None,
-        }
-    }
-
     /// Appends the series as a `WriteRequest.timeseries` record: the received bytes when
     /// `relabelled` is false and they are at hand, else encoded from the view.
     pub fn write_record(&self, buf: &mut Vec<u8>, relabelled: bool) {
@@ -164,7 +147,7 @@ fn decode_series<'a>(
 
 /// A `Sample` as every encoder writes a non-zero value: `value` then `timestamp`, nothing else;
 /// any other encoding is decoded by prost.
-fn decode_sample(body: &[u8]) -> Result<v1::Sample, prost::DecodeError> {
+pub(crate) fn decode_sample(body: &[u8]) -> Result<v1::Sample, prost::DecodeError> {
     if let [0x09, v0, v1, v2, v3, v4, v5, v6, v7, 0x10, rest @ ..] = body {
         let mut timestamp = rest;
         if let Some(t) = varint(&mut timestamp).filter(|_| timestamp.is_empty()) {
@@ -210,7 +193,7 @@ fn decode_label(mut buf: &[u8]) -> Result<LabelRef<'_>, String> {
 
 /// A field key: one-byte length-delimited keys decoded here, others by prost.
 #[inline]
-fn key(buf: &mut &[u8]) -> Result<(u32, WireType), String> {
+pub(crate) fn key(buf: &mut &[u8]) -> Result<(u32, WireType), String> {
     // Length-delimited fields with tags 1 to 15: every field this decoder reads inline.
     if let Some((&byte, rest)) = buf.split_first()
         && byte & 0x87 == 0x02
@@ -230,7 +213,7 @@ fn key_slow(buf: &mut &[u8]) -> Result<(u32, WireType), String> {
 
 /// A varint of at most 10 bytes as protobuf reads it (bits past 64 dropped by prost are refused
 /// here, so such input falls back to prost); `None` leaves the input to prost's decoder.
-fn varint(buf: &mut &[u8]) -> Option<u64> {
+pub(crate) fn varint(buf: &mut &[u8]) -> Option<u64> {
     let mut value = 0u64;
     for (i, &byte) in buf.iter().enumerate().take(10) {
         if i == 9 && byte > 1 {
@@ -247,7 +230,7 @@ fn varint(buf: &mut &[u8]) -> Option<u64> {
 
 /// Reads a length prefix and returns that many bytes, advancing `buf` past them.
 #[inline]
-fn take_delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], String> {
+pub(crate) fn take_delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], String> {
     if let Some((&len, rest)) = buf.split_first()
         && len < 0x80
         && usize::from(len) <= rest.len()
@@ -274,11 +257,11 @@ fn take_delimited_slow<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], String> {
     Ok(body)
 }
 
-fn skip(wire_type: WireType, tag: u32, buf: &mut &[u8]) -> Result<(), String> {
+pub(crate) fn skip(wire_type: WireType, tag: u32, buf: &mut &[u8]) -> Result<(), String> {
     skip_field(wire_type, tag, buf, DecodeContext::default()).map_err(|e| e.to_string())
 }
 
-fn wrong_wire_type(message: &str, tag: u32, wire_type: WireType) -> String {
+pub(crate) fn wrong_wire_type(message: &str, tag: u32, wire_type: WireType) -> String {
     format!("{message} field {tag} has wire type {wire_type:?}, expected length-delimited")
 }
 
@@ -563,10 +546,16 @@ mod tests {
     }
 
     #[test]
-    fn owned_series_become_views_that_encode_like_prost() {
+    fn views_without_received_bytes_encode_like_prost() {
         let mut series = owned(&[("__name__", "up"), ("a", "b")], &[(2.5, 99)]);
         let expected = series.clone();
-        let view = SeriesView::from_owned(&mut series);
+        let view = SeriesView {
+            labels: series.labels.iter().map(LabelRef::from).collect(),
+            samples: std::mem::take(&mut series.samples),
+            exemplars: std::mem::take(&mut series.exemplars),
+            histograms: std::mem::take(&mut series.histograms),
+            raw: None,
+        };
         assert_eq!(as_owned(&view), expected);
         let mut buf = Vec::new();
         view.write_record(&mut buf, false);

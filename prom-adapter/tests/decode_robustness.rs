@@ -3,10 +3,10 @@
 //! or a valid decode.
 
 use bytes::Bytes;
-use omen_prom_adapter::decode::{decode_v2, decompress};
+use omen_prom_adapter::decode::decompress;
 use omen_prom_adapter::labels::{LabelLimits, normalise};
 use omen_prom_adapter::proto::v1::{Label, Sample, TimeSeries, WriteRequest};
-use omen_prom_adapter::view;
+use omen_prom_adapter::{view, view_v2};
 use prost::Message;
 
 const LIMITS: LabelLimits = LabelLimits {
@@ -64,10 +64,13 @@ fn exercise(raw: Bytes) -> usize {
             }
         }
     }
-    if let Ok(series) = decode_v2(raw) {
+    if let Ok(series) = view_v2::decode_v2(&raw) {
         decoded += 1;
-        for mut s in series {
-            let _ = normalise(&mut s.series.labels, &LIMITS);
+        for (mut series, _) in series {
+            if let Ok(relabelled) = normalise(&mut series.labels, &LIMITS) {
+                let mut record = Vec::new();
+                series.write_record(&mut record, relabelled);
+            }
         }
     }
     decoded
