@@ -165,9 +165,12 @@ impl Store {
                         // WAL with FULL sync: a commit is on disk before the notification is
                         // acknowledged; readers do not block the writer. Checkpoints run in the
                         // background (`checkpoint_loop`), never inside an acknowledged commit.
+                        // A 16 MiB page cache keeps the indexes of a growing audit trail in
+                        // memory, and statement journals stay in memory too.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0;",
+                             PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0; \
+                             PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
                         )
                         .await?;
                     }
