@@ -170,27 +170,23 @@ impl Range {
 /// distance from it is.
 #[derive(Clone, Copy, Debug)]
 struct WeekProfile {
+    /// Level per bin; NaN until the bin has one (fed values are finite).
     levels: [f32; PROFILE_BINS],
-    /// Bit `b` set once bin `b` has a level.
-    seen: u64,
     /// Mean absolute distance from the profile.
     spread: f32,
     spread_count: u32,
-    /// Seconds of the first and of the newest sample.
+    /// Seconds of the first sample.
     first_seconds: i64,
-    last_seconds: i64,
     likelihood: Likelihood,
 }
 
 impl Default for WeekProfile {
     fn default() -> Self {
         Self {
-            levels: [0.0; PROFILE_BINS],
-            seen: 0,
+            levels: [f32::NAN; PROFILE_BINS],
             spread: 0.0,
             spread_count: 0,
             first_seconds: i64::MIN,
-            last_seconds: i64::MIN,
             likelihood: Likelihood::default(),
         }
     }
@@ -205,18 +201,18 @@ fn profile_bin(seconds: i64) -> usize {
 }
 
 impl WeekProfile {
-    fn update(&mut self, timestamp_ms: i64, value: f64) -> f64 {
+    /// Feeds a value; `previous_ms` is the time of the value fed before it (the series keeps it,
+    /// so the profile does not).
+    fn update(&mut self, timestamp_ms: i64, previous_ms: Option<i64>, value: f64) -> f64 {
         let seconds = timestamp_ms.div_euclid(1000);
         if self.first_seconds == i64::MIN {
             self.first_seconds = seconds;
-            self.last_seconds = seconds;
         }
         let bin = profile_bin(seconds);
         let warm = seconds - self.first_seconds >= PROFILE_WARMUP_SECONDS;
         let mut distance = 0.0;
-        if self.seen & (1 << bin) == 0 {
+        if self.levels[bin].is_nan() {
             self.levels[bin] = value as f32;
-            self.seen |= 1 << bin;
         } else {
             let level = f64::from(self.levels[bin]);
             // The distance to the nearest level of this bin and the two around it, so that a
@@ -224,8 +220,9 @@ impl WeekProfile {
             let mut error = (value - level).abs();
             for neighbour in [bin + PROFILE_BINS - 1, bin + 1] {
                 let neighbour = neighbour % PROFILE_BINS;
-                if self.seen & (1 << neighbour) != 0 {
-                    error = error.min((value - f64::from(self.levels[neighbour])).abs());
+                let level = self.levels[neighbour];
+                if !level.is_nan() {
+                    error = error.min((value - f64::from(level)).abs());
                 }
             }
             if warm {
@@ -234,11 +231,10 @@ impl WeekProfile {
             self.spread_count = self.spread_count.saturating_add(1);
             let a = 1.0 / self.spread_count.min(LIKELIHOOD_HORIZON) as f32;
             self.spread += a * (error as f32 - self.spread);
-            let elapsed = (seconds - self.last_seconds) as f64;
+            let elapsed = previous_ms.map_or(0, |p| seconds - p.div_euclid(1000)) as f64;
             let alpha = (elapsed / PROFILE_TAU_SECONDS).clamp(1e-4, 1.0);
             self.levels[bin] = (level + alpha * (value - level)) as f32;
         }
-        self.last_seconds = seconds;
         if warm {
             // Logarithmic: distances of spiky series are heavy-tailed, their likelihood should
             // not take every large one for a change.
@@ -257,8 +253,6 @@ pub(crate) struct Detectors {
     range: Range,
     profile: WeekProfile,
     step: Likelihood,
-    /// The previous value (NaN before the first).
-    previous: f64,
 }
 
 impl Default for Detectors {
@@ -268,23 +262,29 @@ impl Default for Detectors {
             range: Range::default(),
             profile: WeekProfile::default(),
             step: Likelihood::default(),
-            previous: f64::NAN,
         }
     }
 }
 
 impl Detectors {
     /// Feeds a new value to the detectors that do not need the model; returns their score.
-    pub(crate) fn observe(&mut self, timestamp_ms: i64, value: f64) -> f64 {
+    /// `previous` is the time and value fed before it, if any (kept by the series).
+    pub(crate) fn observe(
+        &mut self,
+        timestamp_ms: i64,
+        value: f64,
+        previous: Option<(i64, f64)>,
+    ) -> f64 {
         let range = self.range.update(value);
-        let profile = self.profile.update(timestamp_ms, value);
-        let step = if self.previous.is_nan() {
-            0.0
-        } else {
-            let change = (value - self.previous).abs();
-            self.step.update_with(change, STEP_SHORT_ALPHA)
+        let profile = self
+            .profile
+            .update(timestamp_ms, previous.map(|(t, _)| t), value);
+        let step = match previous {
+            Some((_, previous)) => self
+                .step
+                .update_with((value - previous).abs(), STEP_SHORT_ALPHA),
+            None => 0.0,
         };
-        self.previous = value;
         range.max(PROFILE_WEIGHT * profile).max(STEP_WEIGHT * step)
     }
 
@@ -356,16 +356,23 @@ mod tests {
         let alert = |score: f64| PROFILE_WEIGHT * score / CALIBRATION;
         let mut quiet = 0.0f64;
         let mut t = 0;
+        let mut previous = None;
         // Thursday 1 January 1970 to Tuesday: weekdays and a weekend.
         while t < 6 * 86_400_000 {
-            quiet = quiet.max(alert(d.update(t, value(t) + ((t / step) % 3) as f64)));
+            quiet = quiet.max(alert(d.update(
+                t,
+                previous,
+                value(t) + ((t / step) % 3) as f64,
+            )));
+            previous = Some(t);
             t += step;
         }
         assert!(quiet < 1.0, "regular days scored {quiet}");
         // Wednesday: the peak does not come.
         let mut missing = 0.0f64;
         while t < 6 * 86_400_000 + 12 * 3_600_000 {
-            missing = missing.max(alert(d.update(t, 10.0 + ((t / step) % 3) as f64)));
+            missing = missing.max(alert(d.update(t, previous, 10.0 + ((t / step) % 3) as f64)));
+            previous = Some(t);
             t += step;
         }
         assert!(missing > 1.0, "the missing peak scored {missing}");
@@ -385,9 +392,11 @@ mod tests {
         let mut d = Detectors::default();
         let mut quiet = 0.0f64;
         let mut t = 0;
+        let mut previous = None;
         for i in 0..2000 {
             let v = 50.0 + ((i * 7919) % 10) as f64 * 0.1;
-            quiet = quiet.max(d.observe(t, v));
+            quiet = quiet.max(d.observe(t, v, previous));
+            previous = Some((t, v));
             t += 300_000;
         }
         assert!(quiet / CALIBRATION < 1.0, "steady noise scored {quiet}");
@@ -395,7 +404,8 @@ mod tests {
         let mut jumpy = 0.0f64;
         for i in 0..100 {
             let v = if i % 2 == 0 { 50.0 } else { 50.9 };
-            jumpy = jumpy.max(d.observe(t, v));
+            jumpy = jumpy.max(d.observe(t, v, previous));
+            previous = Some((t, v));
             t += 300_000;
         }
         assert!(jumpy / CALIBRATION > 1.0, "a jumpy series scored {jumpy}");

@@ -220,8 +220,11 @@ impl SeriesState {
                 increase / seconds
             }
         };
+        // The value fed before this one: the newest in the ring, at the series' last time.
+        let previous =
+            (self.len > 0).then(|| (self.last_timestamp, self.at(self.len as usize - 1)));
         self.push(timestamp, value);
-        let context = self.history.detectors.observe(timestamp, value);
+        let context = self.history.detectors.observe(timestamp, value, previous);
         self.decision(
             self.len as usize - 1,
             value,
