@@ -246,24 +246,13 @@ impl WeekProfile {
     }
 }
 
-/// The long-memory detectors of one series, and its recent final scores for retries.
-#[derive(Clone, Copy, Debug)]
+/// The long-memory detectors of one series.
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Detectors {
     model: Likelihood,
     range: Range,
     profile: WeekProfile,
     step: Likelihood,
-}
-
-impl Default for Detectors {
-    fn default() -> Self {
-        Self {
-            model: Likelihood::default(),
-            range: Range::default(),
-            profile: WeekProfile::default(),
-            step: Likelihood::default(),
-        }
-    }
 }
 
 impl Detectors {
