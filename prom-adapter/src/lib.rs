@@ -18,6 +18,8 @@
 pub mod body;
 pub mod config;
 pub mod decode;
+#[cfg(test)]
+mod differential;
 mod error;
 pub mod forward;
 pub mod kinds;

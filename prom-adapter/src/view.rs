@@ -267,6 +267,7 @@ pub(crate) fn wrong_wire_type(message: &str, tag: u32, wire_type: WireType) -> S
 
 #[cfg(test)]
 mod tests {
+    use crate::differential::{Rng, accepted_and_refused};
     use bytes::Bytes;
     use prost::encoding::encoded_len_varint;
 
@@ -292,18 +293,6 @@ mod tests {
                 timestamp: 7,
             }],
             histograms: vec![],
-        }
-    }
-
-    /// A small deterministic generator for random requests and corruptions.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
-            self.0 >> 33
         }
     }
 
@@ -413,29 +402,15 @@ mod tests {
     #[test]
     fn random_requests_and_their_corruptions_decode_exactly_as_prost_decodes_them() {
         let mut rng = Rng(42);
-        let (mut agreed_ok, mut agreed_err) = (0, 0);
-        for _ in 0..3000 {
-            let mut bytes = random_request(&mut rng).encode_to_vec();
-            match rng.next() % 3 {
-                0 if !bytes.is_empty() => {
-                    let cut = rng.next() as usize % bytes.len();
-                    bytes.truncate(cut);
-                }
-                1 if !bytes.is_empty() => {
-                    let at = rng.next() as usize % bytes.len();
-                    bytes[at] ^= 1 << (rng.next() % 8);
-                }
-                _ => {}
-            }
-            if assert_decoders_agree(&bytes) {
-                agreed_ok += 1;
-            } else {
-                agreed_err += 1;
-            }
-        }
+        let (accepted, refused) = accepted_and_refused(
+            &mut rng,
+            3000,
+            |rng| random_request(rng).encode_to_vec(),
+            assert_decoders_agree,
+        );
         assert!(
-            agreed_ok > 1000 && agreed_err > 100,
-            "{agreed_ok} ok, {agreed_err} errors"
+            accepted > 1000 && refused > 100,
+            "{accepted} accepted, {refused} refused"
         );
     }
 
