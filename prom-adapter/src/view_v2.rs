@@ -21,12 +21,11 @@ pub type TypedSeries<'a> = (SeriesView<'a>, MetricType);
 
 /// Decodes a remote-write 2.0 `Request` whose labels borrow from `buf`.
 pub fn decode_v2(buf: &[u8]) -> Result<Vec<TypedSeries<'_>>, Error> {
-    let malformed = |e: String| Error::Malformed(e);
-    let Fields { symbols, records } = split_request(buf)
-        .map_err(|e| format!("cannot decode io.prometheus.write.v2.Request: {e}"))
-        .map_err(malformed)?;
+    let Fields { symbols, records } = split_request(buf).map_err(|e| {
+        Error::Malformed(format!("cannot decode io.prometheus.write.v2.Request: {e}"))
+    })?;
     if symbols.first().is_some_and(|s| !s.is_empty()) {
-        return Err(malformed(
+        return Err(Error::Malformed(
             "symbols table must start with the empty string".into(),
         ));
     }
@@ -36,7 +35,7 @@ pub fn decode_v2(buf: &[u8]) -> Result<Vec<TypedSeries<'_>>, Error> {
         .enumerate()
         .map(|(index, record)| {
             decode_series(record, &symbols, &mut refs)
-                .map_err(|e| malformed(format!("timeseries[{index}].{e}")))
+                .map_err(|e| Error::Malformed(format!("timeseries[{index}].{e}")))
         })
         .collect()
 }
@@ -101,8 +100,7 @@ fn decode_series<'a>(
             (6, WireType::Varint) => {
                 decode_varint(&mut buf).map_err(text)?;
             }
-            (1 | 6, other) => return Err(wrong_wire_type("TimeSeries", tag, other)),
-            (2..=5, other) => return Err(wrong_wire_type("TimeSeries", tag, other)),
+            (1..=6, other) => return Err(wrong_wire_type("TimeSeries", tag, other)),
             _ => skip(wire_type, tag, &mut buf)?,
         }
     }

@@ -165,8 +165,8 @@ impl Store {
                         // WAL with FULL sync: a commit is on disk before the notification is
                         // acknowledged; readers do not block the writer. Checkpoints run in the
                         // background (`checkpoint_loop`), never inside an acknowledged commit.
-                        // A 16 MiB page cache keeps the indexes of a growing audit trail in
-                        // memory, and statement journals stay in memory too.
+                        // A page cache of up to 16 MiB per connection keeps the indexes of a
+                        // growing audit trail in memory, and statement journals stay in memory.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                              PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0; \
