@@ -26,15 +26,15 @@ pub const LIKELIHOOD_WARMUP: u32 = 64;
 /// Samples after which the long-run mean and variance forget at a constant rate.
 const LIKELIHOOD_HORIZON: u32 = 4096;
 /// Weight of the newest value in the short-term average.
-const SHORT_ALPHA: f32 = 0.1;
+const SHORT_ALPHA: f32 = 0.05;
 /// Variance floor of the long-run statistics (scores of near-constant series).
 const VARIANCE_FLOOR: f32 = 1e-4;
 /// Tail probability that scores 1.0 before calibration: 1e-10.
 const TAIL_DECADES: f64 = 10.0;
 /// Weight of the model likelihood against the other detectors. 0.7 scored full NAB 68.5, 0.1
-/// scores 71.3; the drill's saturations and traffic drops, which needed 0.7 while the range took
-/// a new level at its first sample, are caught by the range since it widens over
-/// [`RANGE_EXPAND_SECONDS`] (docs/model.md).
+/// scored 71.3 (72.1 with the present short averages); the drill's saturations and traffic
+/// drops, which needed 0.7 while the range took a new level at its first sample, are caught by
+/// the range since it widens over [`RANGE_EXPAND_SECONDS`] (docs/model.md).
 const MODEL_WEIGHT: f64 = 0.1;
 
 /// Samples the range detector needs before it scores.
@@ -63,16 +63,16 @@ const PROFILE_BINS: usize = 48;
 const PROFILE_TAU_SECONDS: f64 = 10_000.0;
 /// Seconds of history before the week profile scores.
 const PROFILE_WARMUP_SECONDS: i64 = 2 * 86_400;
-/// Weight of the newest value in the short-term average of the profile's likelihood (slower
-/// than the model's: one odd value of a noisy series should not alert on its own).
-const PROFILE_SHORT_ALPHA: f32 = 0.05;
+/// Weight of the newest value in the short-term average of the profile's likelihood (slow: one
+/// odd value of a noisy series should not alert on its own).
+const PROFILE_SHORT_ALPHA: f32 = 0.06;
 /// Weight of the week profile's likelihood against the range score.
 const PROFILE_WEIGHT: f64 = 3.0;
 
 /// Weight of the newest value in the short-term average of the step likelihood.
-const STEP_SHORT_ALPHA: f32 = 0.05;
+const STEP_SHORT_ALPHA: f32 = 0.03;
 /// Weight of the step likelihood against the range score.
-const STEP_WEIGHT: f64 = 0.5;
+const STEP_WEIGHT: f64 = 0.7;
 
 /// Divides the combined detector output so that 1.0 is the alert threshold (NAB standard
 /// profile, docs/model.md).
