@@ -289,13 +289,10 @@ impl Detectors {
         value: f64,
         previous: Option<(i64, f64)>,
     ) -> f64 {
-        let range = self.range.update(
-            value,
-            previous.map(|(t, _)| (timestamp_ms - t) as f64 / 1000.0),
-        );
-        let profile = self
-            .profile
-            .update(timestamp_ms, previous.map(|(t, _)| t), value);
+        let previous_ms = previous.map(|(t, _)| t);
+        let elapsed_seconds = previous_ms.map(|t| (timestamp_ms - t) as f64 / 1000.0);
+        let range = self.range.update(value, elapsed_seconds);
+        let profile = self.profile.update(timestamp_ms, previous_ms, value);
         let step = match previous {
             Some((_, previous)) => self
                 .step

@@ -21,8 +21,8 @@ impl Normaliser {
     /// Bit for bit what selecting with `f64::total_cmp` gives (see the reference in the tests).
     /// Values are ordered by their total-order keys, which compare as integers exactly as
     /// `total_cmp` compares the values. Windows of up to 32 values (the default model's) are
-    /// sorted by a sorting network, which has no data-dependent branches; longer
-    /// ones, and windows whose median is not finite, take two selections.
+    /// sorted by a sorting network, which has no data-dependent branches; longer ones, and
+    /// windows whose median is not finite, take two selections.
     pub fn of(window: &[f64], scratch: &mut Vec<f64>) -> Self {
         let statistics = if window.len() <= NETWORK_INPUTS {
             small_window_statistics(window)
@@ -57,19 +57,19 @@ fn total_order_key(value: f64) -> u64 {
     bits ^ ((((bits as i64) >> 63) as u64) >> 1)
 }
 
-/// The value of a total-order key (held as `i64`).
-fn key_value(key: i64) -> f64 {
-    f64::from_bits(total_order_key(f64::from_bits(key as u64)))
+/// The value of a total-order key given as its bits (the mapping is its own inverse).
+fn key_value(key: u64) -> f64 {
+    f64::from_bits(total_order_key(f64::from_bits(key)))
 }
 
 /// Median and MAD by two selections of total-order keys in `scratch`.
 fn selected_statistics(window: &[f64], scratch: &mut Vec<f64>) -> (f64, f64) {
     scratch.clear();
     scratch.extend(window.iter().map(|&v| f64::from_bits(total_order_key(v))));
-    let location = median_in_place(scratch, |key| f64::from_bits(total_order_key(key)));
+    let location = median_in_place(scratch, |key| key_value(key.to_bits()));
     for value in scratch.iter_mut() {
-        // The keys back to values (the mapping is its own inverse), then the deviations.
-        *value = (f64::from_bits(total_order_key(*value)) - location).abs();
+        // The keys back to values, then the deviations.
+        *value = (key_value(value.to_bits()) - location).abs();
     }
     // Deviations have no sign bit, so they are their own keys.
     (location, median_in_place(scratch, |v| v))
@@ -89,7 +89,7 @@ fn small_window_statistics(window: &[f64]) -> Option<(f64, f64)> {
         *key = total_order_key(value) as i64;
     }
     sort_32(&mut keys);
-    let value = |i: usize| key_value(keys[i]);
+    let value = |i: usize| key_value(keys[i] as u64);
     let mid = n / 2;
     let location = if n % 2 == 1 {
         value(mid)
