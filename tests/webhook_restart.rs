@@ -105,6 +105,7 @@ actions:
     http: {{method: POST, url: "{retried}/heal/{{{{ labels.service }}}}"}}
     retries: 20
     backoff: 500ms
+    idempotent: true
   restart-once:
     http: {{method: POST, url: "{slow}/restart/{{{{ labels.service }}}}"}}
     timeout: 1m
@@ -137,7 +138,8 @@ actions:
             .expect("webhook answers");
         assert_eq!(response.status(), 200, "acknowledged means stored");
     }
-    // Every retried action has failed at least once and both slow actions are in flight.
+    // Every retried action has failed at least once and both slow actions are in flight. A retried
+    // action may also be mid-attempt when the process dies; being idempotent, it is tried again.
     retried.wait_for(20, Duration::from_secs(30)).await;
     slow.wait_for(2, Duration::from_secs(30)).await;
     webhook.kill();
