@@ -5,7 +5,8 @@
 //! Nothing waits on a clock: the simulator is stepped, "scraped" every `--scrape` interval, the
 //! series chosen by the adapter configuration are scored by the scoring crate exactly as the adapter
 //! does, and `OmenAnomalyDetected` (`avg_over_time(omen_anomaly_score[1m]) >= 1` held `for: 1m`)
-//! is evaluated at every scrape. A day of simulated traffic takes seconds.
+//! is evaluated at every scrape, and `OmenAnomalySevere` beside it. A day of simulated traffic
+//! takes seconds.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -142,6 +143,11 @@ fn drill(args: &Args, filter: SeriesFilter, model: Arc<Model>) -> anyhow::Result
     // Every series seen, with `None` for those the adapter configuration does not score.
     let mut seen: HashMap<Vec<(String, String)>, Option<Tracked>> = HashMap::new();
     let mut rule = AlertRule::anomaly_detected();
+    // The escalating alerts, on the same scores.
+    let mut escalations = [
+        ("OmenAnomalySevere", AlertRule::anomaly_severe()),
+        ("OmenAnomalyPersistent", AlertRule::anomaly_persistent()),
+    ];
     let (mut inputs, mut outcomes) = (Vec::new(), Vec::new());
     let mut now = EPOCH;
     while now < end {
@@ -163,7 +169,13 @@ fn drill(args: &Args, filter: SeriesFilter, model: Arc<Model>) -> anyhow::Result
             let tracked = match seen.get(&labels) {
                 Some(tracked) => *tracked,
                 None => {
-                    let tracked = track(&labels, sample.counter, &filter, &mut rule);
+                    let tracked = track(
+                        &labels,
+                        sample.counter,
+                        &filter,
+                        &mut rule,
+                        &mut escalations,
+                    );
                     seen.insert(labels, tracked);
                     tracked
                 }
@@ -184,11 +196,26 @@ fn drill(args: &Args, filter: SeriesFilter, model: Arc<Model>) -> anyhow::Result
                 Outcome::Skipped(_) => None,
             };
             rule.observe(input.series, now, score);
+            for (_, escalation) in &mut escalations {
+                escalation.observe(input.series, now, score);
+            }
         }
         rule.evaluate(now);
+        for (_, escalation) in &mut escalations {
+            escalation.evaluate(now);
+        }
     }
+    let grace = args.grace.as_secs_f64();
     let mut episodes = rule.into_episodes(end);
-    let detections = match_detections(&incidents, &mut episodes, args.grace.as_secs_f64());
+    let detections = match_detections(&incidents, &mut episodes, grace);
+    let escalations = escalations
+        .into_iter()
+        .map(|(name, escalation)| {
+            let mut episodes = escalation.into_episodes(end);
+            let detections = match_detections(&incidents, &mut episodes, grace);
+            Escalation::new(name, &episodes, &detections)
+        })
+        .collect();
     let scored_series = seen.values().filter(|t| t.is_some()).count();
     Ok(Report::new(
         args,
@@ -197,16 +224,18 @@ fn drill(args: &Args, filter: SeriesFilter, model: Arc<Model>) -> anyhow::Result
         &incidents,
         &episodes,
         &detections,
+        escalations,
     ))
 }
 
 /// Decides whether a newly seen series (sorted labels) is scored, as the adapter would, and
-/// registers it with the rule under its service.
+/// registers it with the rules under its service.
 fn track(
     labels: &[(String, String)],
     counter: bool,
     filter: &SeriesFilter,
     rule: &mut AlertRule,
+    escalations: &mut [(&str, AlertRule)],
 ) -> Option<Tracked> {
     let pairs: Vec<LabelRef<'_>> = labels
         .iter()
@@ -224,6 +253,9 @@ fn track(
         .find(|(name, _)| name == "service")
         .map_or("", |(_, value)| value.as_str());
     rule.track(hash, service);
+    for (_, escalation) in escalations {
+        escalation.track(hash, service);
+    }
     let kind = if counter {
         SeriesKind::Counter
     } else {
@@ -249,6 +281,32 @@ struct Report {
     time_to_detect_max_s: Option<f64>,
     by_kind: Vec<KindResult>,
     detections: Vec<Detection>,
+    escalations: Vec<Escalation>,
+}
+
+/// How an escalating alert (`OmenAnomalySevere`, `OmenAnomalyPersistent`) did on the same
+/// incidents.
+#[derive(Debug, serde::Serialize)]
+struct Escalation {
+    alert: &'static str,
+    detected: usize,
+    false_alarms: usize,
+    time_to_detect_p50_s: Option<f64>,
+}
+
+impl Escalation {
+    fn new(alert: &'static str, episodes: &[Episode], detections: &[Detection]) -> Self {
+        let delays: Vec<f64> = detections
+            .iter()
+            .filter_map(|d| d.detected_after_s)
+            .collect();
+        Self {
+            alert,
+            detected: delays.len(),
+            false_alarms: episodes.iter().filter(|e| e.incident.is_none()).count(),
+            time_to_detect_p50_s: median(delays),
+        }
+    }
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -275,6 +333,7 @@ impl Report {
         incidents: &[Incident],
         episodes: &[Episode],
         detections: &[Detection],
+        escalations: Vec<Escalation>,
     ) -> Self {
         let detected = detections
             .iter()
@@ -331,6 +390,7 @@ impl Report {
             time_to_detect_max_s: all.iter().copied().reduce(f64::max),
             by_kind,
             detections: detections.to_vec(),
+            escalations,
         }
     }
 
@@ -363,6 +423,16 @@ impl Report {
             self.recall,
             self.f1
         ));
+        for e in &self.escalations {
+            out.push_str(&format!(
+                "{}: {} of {} incidents, time to detect (p50) {}, false alarms {}\n",
+                e.alert,
+                e.detected,
+                self.incidents,
+                secs(e.time_to_detect_p50_s),
+                e.false_alarms
+            ));
+        }
         out
     }
 }

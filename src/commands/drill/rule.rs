@@ -1,7 +1,8 @@
 //! The anomaly alert rule as Prometheus 2.42 evaluates it, and matching alerts to incidents.
 //!
 //! `OmenAnomalyDetected`: `avg_over_time(omen_anomaly_score[1m]) >= 1` held `for: 1m`, one alert
-//! per scored series. The range `[t - 1m, t]` includes both ends, as in Prometheus 2.x; an alert
+//! per scored series (`OmenAnomalySevere` and `OmenAnomalyPersistent` likewise, with their own
+//! threshold and hold). The range `[t - 1m, t]` includes both ends, as in Prometheus 2.x; an alert
 //! becomes pending at the first evaluation where the condition holds and fires at the first
 //! evaluation at least `for` later; it resolves at the first evaluation where it no longer holds.
 
@@ -59,6 +60,28 @@ impl AlertRule {
         Self {
             range: 60.0,
             hold: 60.0,
+            threshold: 1.0,
+            series: HashMap::new(),
+            fired: Vec::new(),
+        }
+    }
+
+    /// `OmenAnomalySevere` from rules/omen-anomaly.yml (1m range, `for: 2m`, threshold 3).
+    pub fn anomaly_severe() -> Self {
+        Self {
+            range: 60.0,
+            hold: 120.0,
+            threshold: 3.0,
+            series: HashMap::new(),
+            fired: Vec::new(),
+        }
+    }
+
+    /// `OmenAnomalyPersistent` from rules/omen-anomaly.yml (1m range, `for: 5m`, threshold 1).
+    pub fn anomaly_persistent() -> Self {
+        Self {
+            range: 60.0,
+            hold: 300.0,
             threshold: 1.0,
             series: HashMap::new(),
             fired: Vec::new(),
@@ -219,6 +242,26 @@ mod tests {
         let mut huge = rule();
         feed(&mut huge, &[&quiet[..], &[20.0], &quiet[..]].concat());
         assert_eq!(huge.into_episodes(1000.0).len(), 1);
+    }
+
+    #[test]
+    fn escalations_need_three_times_the_threshold_or_five_minutes_at_it() {
+        // A score at the threshold for 7 minutes, then quiet.
+        let scores: Vec<f64> = [vec![0.0; 4], vec![1.05; 28], vec![0.0; 8]].concat();
+        let mut severe = AlertRule::anomaly_severe();
+        feed(&mut severe, &scores);
+        assert!(severe.into_episodes(1000.0).is_empty());
+        let mut persistent = AlertRule::anomaly_persistent();
+        feed(&mut persistent, &scores);
+        let episodes = persistent.into_episodes(1000.0);
+        assert_eq!(episodes.len(), 1);
+        // Pending once the 1m range holds only 1.05s (t = 120 s), firing 5 minutes later.
+        assert_eq!(episodes[0].start, 420.0);
+        // One quiet sample in the middle starts the wait again: 4 + 3 minutes never fire.
+        let broken: Vec<f64> = [vec![0.0; 4], vec![1.05; 16], vec![0.0], vec![1.05; 11]].concat();
+        let mut persistent = AlertRule::anomaly_persistent();
+        feed(&mut persistent, &broken);
+        assert!(persistent.into_episodes(1000.0).is_empty());
     }
 
     #[test]
