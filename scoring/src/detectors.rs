@@ -11,7 +11,9 @@
 //!   scoring for a while);
 //! - **week profile**: how far a value is from what the series did at the same hour (UTC) of
 //!   earlier weekdays, or of earlier weekend days on a Saturday or Sunday (UTC), made a
-//!   likelihood the same way;
+//!   likelihood the same way; a surprise below the largest the profile produced in about the
+//!   past week scores only its share of it, so one that recurs (a daily cron spike, a burst
+//!   like last week's) alerts less each time;
 //! - **step size**: how unusual the recent absolute changes from one value to the next are (a
 //!   likelihood of `|x - previous x|`), for a series that becomes noisier or jumpier.
 //!
@@ -63,6 +65,13 @@ const PROFILE_BINS: usize = 48;
 const PROFILE_TAU_SECONDS: f64 = 10_000.0;
 /// Seconds of history before the week profile scores.
 const PROFILE_WARMUP_SECONDS: i64 = 2 * 86_400;
+/// Seconds after [`PROFILE_WARMUP_SECONDS`] during which the profile's likelihood learns the
+/// statistics of its distances without scoring: its mean and variance of a slow short average
+/// are unreliable from a few hours of values, and a day shows it every hour of the profile once.
+const PROFILE_LIKELIHOOD_WARMUP_SECONDS: i64 = 86_400;
+/// Seconds over which the profile's peak surprise (the largest likelihood it produced) decays
+/// by a factor e.
+const PROFILE_PEAK_SECONDS: f64 = 7.0 * 86_400.0;
 /// Weight of the newest value in the short-term average of the profile's likelihood (slow: one
 /// odd value of a noisy series should not alert on its own).
 const PROFILE_SHORT_ALPHA: f32 = 0.06;
@@ -203,6 +212,8 @@ struct WeekProfile {
     /// Seconds of the first sample.
     first_seconds: i64,
     likelihood: Likelihood,
+    /// Largest likelihood so far, decaying over [`PROFILE_PEAK_SECONDS`].
+    peak: f32,
 }
 
 impl Default for WeekProfile {
@@ -213,6 +224,7 @@ impl Default for WeekProfile {
             spread_count: 0,
             first_seconds: i64::MIN,
             likelihood: Likelihood::default(),
+            peak: 0.0,
         }
     }
 }
@@ -234,7 +246,9 @@ impl WeekProfile {
             self.first_seconds = seconds;
         }
         let bin = profile_bin(seconds);
-        let warm = seconds - self.first_seconds >= PROFILE_WARMUP_SECONDS;
+        let age = seconds - self.first_seconds;
+        let warm = age >= PROFILE_WARMUP_SECONDS;
+        let elapsed = previous_ms.map_or(0, |p| seconds - p.div_euclid(1000)) as f64;
         let mut distance = 0.0;
         if self.levels[bin].is_nan() {
             self.levels[bin] = value as f32;
@@ -256,18 +270,36 @@ impl WeekProfile {
             self.spread_count = self.spread_count.saturating_add(1);
             let a = 1.0 / self.spread_count.min(LIKELIHOOD_HORIZON) as f32;
             self.spread += a * (error as f32 - self.spread);
-            let elapsed = previous_ms.map_or(0, |p| seconds - p.div_euclid(1000)) as f64;
             let alpha = (elapsed / PROFILE_TAU_SECONDS).clamp(1e-4, 1.0);
             self.levels[bin] = (level + alpha * (value - level)) as f32;
         }
-        if warm {
-            // Logarithmic: distances of spiky series are heavy-tailed, their likelihood should
-            // not take every large one for a change.
-            self.likelihood
-                .update_with(distance.ln_1p(), PROFILE_SHORT_ALPHA)
-        } else {
-            0.0
+        if !warm {
+            return 0.0;
         }
+        // Logarithmic: distances of spiky series are heavy-tailed, their likelihood should not
+        // take every large one for a change.
+        let likelihood = self
+            .likelihood
+            .update_with(distance.ln_1p(), PROFILE_SHORT_ALPHA);
+        let peak = f64::from(self.peak);
+        self.peak =
+            (peak * (-elapsed.max(0.0) / PROFILE_PEAK_SECONDS).exp()).max(likelihood) as f32;
+        if age < PROFILE_WARMUP_SECONDS + PROFILE_LIKELIHOOD_WARMUP_SECONDS {
+            0.0
+        } else {
+            habituated(likelihood, peak)
+        }
+    }
+}
+
+/// A likelihood `score` against the largest of the recent past, `peak` (decayed): as it is from
+/// the peak up, below it scaled by its share of the peak (`score^2 / peak`), so a surprise no
+/// larger than one the profile already produced in the past days scores less.
+fn habituated(score: f64, peak: f64) -> f64 {
+    if score >= peak {
+        score
+    } else {
+        score * score / peak
     }
 }
 
@@ -416,6 +448,74 @@ mod tests {
             t += step;
         }
         assert!(missing > 1.0, "the missing peak scored {missing}");
+    }
+
+    #[test]
+    fn week_profile_habituates_to_a_spike_it_sees_every_day() {
+        // A flat series with a single-sample spike at 03:00 every day (a cron job), then an
+        // hour at three times the level at 17:00. `plain` forgets its peak before every value,
+        // so it scores the likelihood as it is.
+        let (mut d, mut plain) = (WeekProfile::default(), WeekProfile::default());
+        let step = 300_000; // 5 minutes
+        let alert = |score: f64| PROFILE_WEIGHT * score / CALIBRATION;
+        let mut previous = None;
+        // Per day, the largest score of each in the three hours from the spike on.
+        let (mut daily, mut daily_plain) = (Vec::new(), Vec::new());
+        let mut t = 0;
+        while t < 14 * 86_400_000 {
+            let hour_ms = t % 86_400_000;
+            let spike = hour_ms == 3 * 3_600_000;
+            let value = 0.1 + 0.001 * ((t / step) % 3) as f64 + if spike { 1.4 } else { 0.0 };
+            plain.peak = 0.0;
+            let score = alert(d.update(t, previous, value));
+            let score_plain = alert(plain.update(t, previous, value));
+            previous = Some(t);
+            t += step;
+            if spike {
+                daily.push(score);
+                daily_plain.push(score_plain);
+            } else if (3 * 3_600_000..6 * 3_600_000).contains(&hour_ms) {
+                let last = daily.len() - 1;
+                daily[last] = daily[last].max(score);
+                daily_plain[last] = daily_plain[last].max(score_plain);
+            }
+        }
+        // Nothing before day 3 (two days of levels, one of likelihood statistics), then the
+        // spike alerts at first; the likelihood alone takes it for an anomaly for a week, the
+        // habituated score stops alerting on day 6.
+        assert!(daily[..3].iter().all(|s| *s == 0.0), "{daily:?}");
+        assert!(daily[3] > 1.0, "{daily:?}");
+        assert!(daily.iter().zip(&daily_plain).all(|(h, p)| h <= p));
+        assert!(daily_plain[6] > 1.0, "{daily_plain:?}");
+        assert!(daily[6..].iter().all(|s| *s < 1.0), "{daily:?}");
+        // An hour at three times the level, at an hour that has never had a spike, alerts.
+        let mut odd = 0.0f64;
+        let evening = t + 17 * 3_600_000;
+        while t < evening + 2 * 3_600_000 {
+            let level = if (evening..evening + 3_600_000).contains(&t) {
+                0.3
+            } else {
+                0.1
+            };
+            let value = level + 0.001 * ((t / step) % 3) as f64;
+            let score = alert(d.update(t, previous, value));
+            if t >= evening {
+                odd = odd.max(score);
+            } else {
+                assert!(score < 1.0, "{score} at {t}");
+            }
+            previous = Some(t);
+            t += step;
+        }
+        assert!(odd > 1.0, "the new level scored {odd}");
+    }
+
+    #[test]
+    fn habituated_scores_fall_below_the_peak() {
+        assert_eq!(habituated(0.6, 0.5), 0.6);
+        assert_eq!(habituated(0.5, 0.5), 0.5);
+        assert!((habituated(0.25, 0.5) - 0.125).abs() < 1e-12);
+        assert_eq!(habituated(0.0, 0.0), 0.0);
     }
 
     #[test]

@@ -299,6 +299,14 @@ mod tests {
     }
 
     #[test]
+    fn history_fits_its_allocation_size_class() {
+        // One per series on the heap: 384 bytes is a mimalloc size class, and the adapter's
+        // memory budget is 1 KiB per series in all (docs/benchmarks.md).
+        let size = std::mem::size_of::<History>();
+        assert!(size <= 384, "History is {size} bytes");
+    }
+
+    #[test]
     fn gauge_windows_hold_the_preceding_values_left_padded() {
         let mut state = SeriesState::new(SeriesKind::Gauge, 4, 0);
         assert_eq!(
