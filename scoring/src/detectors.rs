@@ -281,14 +281,14 @@ impl WeekProfile {
         let likelihood = self
             .likelihood
             .update_with(distance.ln_1p(), PROFILE_SHORT_ALPHA);
-        let peak = f64::from(self.peak);
-        self.peak =
-            (peak * (-elapsed.max(0.0) / PROFILE_PEAK_SECONDS).exp()).max(likelihood) as f32;
         if age < PROFILE_WARMUP_SECONDS + PROFILE_LIKELIHOOD_WARMUP_SECONDS {
-            0.0
-        } else {
-            habituated(likelihood, peak)
+            // The peak does not learn from the likelihood's warm-up day either: at a 15 s
+            // scrape its first, least reliable values would damp real surprises for a week.
+            return 0.0;
         }
+        let peak = f64::from(self.peak) * (-elapsed.max(0.0) / PROFILE_PEAK_SECONDS).exp();
+        self.peak = peak.max(likelihood) as f32;
+        habituated(likelihood, peak)
     }
 }
 
@@ -508,6 +508,40 @@ mod tests {
             t += step;
         }
         assert!(odd > 1.0, "the new level scored {odd}");
+    }
+
+    #[test]
+    fn the_peak_does_not_learn_from_the_likelihoods_warm_up_day() {
+        // Every 15 s: an hour-long burst on day 3, while the likelihood learns without scoring.
+        let mut d = WeekProfile::default();
+        let step = 15_000;
+        let mut previous = None;
+        let mut t = 0;
+        let mut surprise = 0.0f32;
+        while t < 3 * 86_400_000 {
+            let burst = (60 * 3_600_000..61 * 3_600_000).contains(&t);
+            let value = 10.0 + ((t / step) % 5) as f64 * 0.1 + if burst { 50.0 } else { 0.0 };
+            let score = d.update(t, previous, value);
+            assert_eq!(score, 0.0, "nothing scores before day 4");
+            if burst {
+                // How many standard deviations the short average stands above its mean.
+                let l = d.likelihood;
+                surprise = surprise.max((l.short - l.mean) / l.variance.max(VARIANCE_FLOOR).sqrt());
+            }
+            previous = Some(t);
+            t += step;
+        }
+        // Its likelihood would have become a peak of about 0.2, damping later surprises.
+        let would_be_peak = upper_tail_decades(f64::from(surprise)) / TAIL_DECADES;
+        assert!(would_be_peak > 0.1, "{would_be_peak}");
+        assert_eq!(d.peak, 0.0, "the burst of the warm-up day is not the peak");
+        // From day 4 the peak follows what the profile scores.
+        let first = d.update(t, previous, 10.0);
+        assert!(
+            (f64::from(d.peak) - first).abs() < 1e-6,
+            "{} {first}",
+            d.peak
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! Nothing waits on a clock: the simulator is stepped, "scraped" every `--scrape` interval, the
 //! series chosen by the adapter configuration are scored by the scoring crate exactly as the adapter
 //! does, and `OmenAnomalyDetected` (`avg_over_time(omen_anomaly_score[1m]) >= 1` held `for: 1m`)
-//! is evaluated at every scrape, and `OmenAnomalySevere` beside it. A day of simulated traffic
-//! takes seconds.
+//! is evaluated at every scrape, and the escalating `OmenAnomalySevere` and
+//! `OmenAnomalyPersistent` beside it. A day of simulated traffic takes seconds.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

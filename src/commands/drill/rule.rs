@@ -257,7 +257,7 @@ mod tests {
         assert_eq!(episodes.len(), 1);
         // Pending once the 1m range holds only 1.05s (t = 120 s), firing 5 minutes later.
         assert_eq!(episodes[0].start, 420.0);
-        // One quiet sample in the middle starts the wait again: 4 + 3 minutes never fire.
+        // One quiet sample in the middle starts the wait again: 4 and 2.75 minutes never fire.
         let broken: Vec<f64> = [vec![0.0; 4], vec![1.05; 16], vec![0.0], vec![1.05; 11]].concat();
         let mut persistent = AlertRule::anomaly_persistent();
         feed(&mut persistent, &broken);
