@@ -142,9 +142,9 @@ fn drill(args: &Args, filter: SeriesFilter, model: Arc<Model>) -> anyhow::Result
         + args.max_gap.as_secs_f64();
     // Every series seen, with `None` for those the adapter configuration does not score.
     let mut seen: HashMap<Vec<(String, String)>, Option<Tracked>> = HashMap::new();
-    let mut rule = AlertRule::anomaly_detected();
-    // The escalating alerts, on the same scores.
-    let mut escalations = [
+    // The anomaly alert first, then the escalating alerts, all on the same scores.
+    let mut rules = [
+        ("OmenAnomalyDetected", AlertRule::anomaly_detected()),
         ("OmenAnomalySevere", AlertRule::anomaly_severe()),
         ("OmenAnomalyPersistent", AlertRule::anomaly_persistent()),
     ];
@@ -169,13 +169,7 @@ fn drill(args: &Args, filter: SeriesFilter, model: Arc<Model>) -> anyhow::Result
             let tracked = match seen.get(&labels) {
                 Some(tracked) => *tracked,
                 None => {
-                    let tracked = track(
-                        &labels,
-                        sample.counter,
-                        &filter,
-                        &mut rule,
-                        &mut escalations,
-                    );
+                    let tracked = track(&labels, sample.counter, &filter, &mut rules);
                     seen.insert(labels, tracked);
                     tracked
                 }
@@ -195,26 +189,23 @@ fn drill(args: &Args, filter: SeriesFilter, model: Arc<Model>) -> anyhow::Result
                 Outcome::Scored(scored) => Some(scored.score),
                 Outcome::Skipped(_) => None,
             };
-            rule.observe(input.series, now, score);
-            for (_, escalation) in &mut escalations {
-                escalation.observe(input.series, now, score);
+            for (_, rule) in &mut rules {
+                rule.observe(input.series, now, score);
             }
         }
-        rule.evaluate(now);
-        for (_, escalation) in &mut escalations {
-            escalation.evaluate(now);
+        for (_, rule) in &mut rules {
+            rule.evaluate(now);
         }
     }
     let grace = args.grace.as_secs_f64();
-    let mut episodes = rule.into_episodes(end);
-    let detections = match_detections(&incidents, &mut episodes, grace);
-    let escalations = escalations
-        .into_iter()
-        .map(|(name, escalation)| {
-            let mut episodes = escalation.into_episodes(end);
-            let detections = match_detections(&incidents, &mut episodes, grace);
-            Escalation::new(name, &episodes, &detections)
-        })
+    let mut results = rules.into_iter().map(|(name, rule)| {
+        let mut episodes = rule.into_episodes(end);
+        let detections = match_detections(&incidents, &mut episodes, grace);
+        (name, episodes, detections)
+    });
+    let (_, episodes, detections) = results.next().expect("the anomaly alert comes first");
+    let escalations = results
+        .map(|(name, episodes, detections)| Escalation::new(name, &episodes, &detections))
         .collect();
     let scored_series = seen.values().filter(|t| t.is_some()).count();
     Ok(Report::new(
@@ -234,8 +225,7 @@ fn track(
     labels: &[(String, String)],
     counter: bool,
     filter: &SeriesFilter,
-    rule: &mut AlertRule,
-    escalations: &mut [(&str, AlertRule)],
+    rules: &mut [(&str, AlertRule)],
 ) -> Option<Tracked> {
     let pairs: Vec<LabelRef<'_>> = labels
         .iter()
@@ -252,9 +242,8 @@ fn track(
         .iter()
         .find(|(name, _)| name == "service")
         .map_or("", |(_, value)| value.as_str());
-    rule.track(hash, service);
-    for (_, escalation) in escalations {
-        escalation.track(hash, service);
+    for (_, rule) in rules {
+        rule.track(hash, service);
     }
     let kind = if counter {
         SeriesKind::Counter

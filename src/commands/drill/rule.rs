@@ -55,37 +55,30 @@ pub struct Detection {
 }
 
 impl AlertRule {
-    /// `OmenAnomalyDetected` from rules/omen-anomaly.yml (1m range, `for: 1m`, threshold 1).
-    pub fn anomaly_detected() -> Self {
+    /// `avg_over_time(omen_anomaly_score[1m]) >= threshold` held `for: hold` seconds.
+    fn one_minute_average(threshold: f64, hold: f64) -> Self {
         Self {
             range: 60.0,
-            hold: 60.0,
-            threshold: 1.0,
+            hold,
+            threshold,
             series: HashMap::new(),
             fired: Vec::new(),
         }
+    }
+
+    /// `OmenAnomalyDetected` from rules/omen-anomaly.yml (1m range, `for: 1m`, threshold 1).
+    pub fn anomaly_detected() -> Self {
+        Self::one_minute_average(1.0, 60.0)
     }
 
     /// `OmenAnomalySevere` from rules/omen-anomaly.yml (1m range, `for: 2m`, threshold 3).
     pub fn anomaly_severe() -> Self {
-        Self {
-            range: 60.0,
-            hold: 120.0,
-            threshold: 3.0,
-            series: HashMap::new(),
-            fired: Vec::new(),
-        }
+        Self::one_minute_average(3.0, 120.0)
     }
 
     /// `OmenAnomalyPersistent` from rules/omen-anomaly.yml (1m range, `for: 5m`, threshold 1).
     pub fn anomaly_persistent() -> Self {
-        Self {
-            range: 60.0,
-            hold: 300.0,
-            threshold: 1.0,
-            series: HashMap::new(),
-            fired: Vec::new(),
-        }
+        Self::one_minute_average(1.0, 300.0)
     }
 
     /// Starts watching a series of `service`.
