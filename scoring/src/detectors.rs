@@ -1,7 +1,7 @@
 //! Long-memory detectors beside the model, and the calibration that turns all of them into the
 //! one anomaly score (1.0 = alert).
 //!
-//! The ONNX model sees the last W samples only. Three per-series detectors with constant memory
+//! The ONNX model sees the last W samples only. Per-series detectors with constant memory
 //! remember more:
 //! - **model likelihood**: how unusual the model's recent band deviations are for this series
 //!   (the tail probability of their short-term average under the series' own long-run mean and
@@ -15,7 +15,9 @@
 //!   past week scores only its share of it, so one that recurs (a daily cron spike, a burst
 //!   like last week's) alerts less each time;
 //! - **step size**: how unusual the recent absolute changes from one value to the next are (a
-//!   likelihood of `|x - previous x|`), for a series that becomes noisier or jumpier.
+//!   likelihood of `|x - previous x|`), for a series that becomes noisier or jumpier;
+//! - **flatline**: a value that stays exactly the same for longer than any run of one value before
+//!   (once such runs have lasted two hours), for a sensor, exporter or feed that gets stuck.
 //!
 //! The anomaly score is the largest of them, each weighted, scaled so that 1.0 is the alert
 //! threshold. Until
@@ -58,6 +60,18 @@ const RANGE_DECAY: f64 = 1e-5;
 /// it at once.
 const RANGE_EXPAND_SECONDS: f64 = 300.0;
 
+/// A value unchanged for longer than this share beyond the longest run of one value before scores
+/// 1.0 before calibration (the range's cap).
+const FLAT_TOLERANCE: f64 = 0.1;
+/// Seconds the longest earlier run of one value must have lasted before a longer one scores: a
+/// series that has never held a value for two hours gives no measure of how long it may (a data
+/// feed that repeats its value for an hour once is not stuck when it does so for 70 minutes).
+const FLAT_MIN_SECONDS: f64 = 7_200.0;
+/// Seconds a run scores once it is [`FLAT_TOLERANCE`] beyond the longest (at least one sample):
+/// long enough for the 1-minute alert rule at a short scrape interval, one sample at NAB's 5
+/// minutes, like the range's widening.
+const FLAT_HOLD_SECONDS: f64 = 300.0;
+
 /// Bins of the week profile: 24 hours of a weekday, then 24 hours of a weekend day.
 const PROFILE_BINS: usize = 48;
 /// Seconds of in-bin time over which a bin's level adapts (a weekday bin gets 3,600 s a day,
@@ -69,6 +83,9 @@ const PROFILE_WARMUP_SECONDS: i64 = 2 * 86_400;
 /// statistics of its distances without scoring: its mean and variance of a slow short average
 /// are unreliable from a few hours of values, and a day shows it every hour of the profile once.
 const PROFILE_LIKELIHOOD_WARMUP_SECONDS: i64 = 86_400;
+/// Seconds of history after which the week profile scores.
+const PROFILE_SCORES_AFTER_SECONDS: f64 =
+    (PROFILE_WARMUP_SECONDS + PROFILE_LIKELIHOOD_WARMUP_SECONDS) as f64;
 /// Seconds over which the profile's peak surprise (the largest likelihood it produced) decays
 /// by a factor e.
 const PROFILE_PEAK_SECONDS: f64 = 7.0 * 86_400.0;
@@ -200,6 +217,38 @@ impl Range {
     }
 }
 
+/// How long the value has stayed the same, against the longest such run so far: a sensor or
+/// exporter that gets stuck, a queue or a counter rate that stops moving, a data feed that
+/// repeats its last value.
+#[derive(Clone, Copy, Debug, Default)]
+struct Flatline {
+    /// Seconds since the value last changed.
+    run: f32,
+    /// Longest `run` of the earlier values (at the sample before each change).
+    longest: f32,
+}
+
+impl Flatline {
+    /// Scores `value` given the value fed before it and the seconds since then; `warm` says
+    /// whether the series has history enough to score.
+    fn update(&mut self, value: f64, previous: Option<f64>, elapsed: f64, warm: bool) -> f64 {
+        if previous != Some(value) {
+            self.longest = self.longest.max(self.run);
+            self.run = 0.0;
+            return 0.0;
+        }
+        self.run += elapsed.max(0.0) as f32;
+        let longest = f64::from(self.longest);
+        let edge = longest * (1.0 + FLAT_TOLERANCE);
+        let run = f64::from(self.run);
+        if warm && longest >= FLAT_MIN_SECONDS && run > edge && run <= edge + FLAT_HOLD_SECONDS {
+            1.0
+        } else {
+            0.0
+        }
+    }
+}
+
 /// Level per hour of a weekday and per hour of a weekend day (UTC), and how unusual the
 /// distance from it is.
 #[derive(Clone, Copy, Debug)]
@@ -209,8 +258,9 @@ struct WeekProfile {
     /// Mean absolute distance from the profile.
     spread: f32,
     spread_count: u32,
-    /// Seconds of the first sample.
-    first_seconds: i64,
+    /// Seconds since the first sample, counted up to the end of the warm-up (whole seconds, so
+    /// exact in an `f32`).
+    age: f32,
     likelihood: Likelihood,
     /// Largest likelihood so far, decaying over [`PROFILE_PEAK_SECONDS`].
     peak: f32,
@@ -222,7 +272,7 @@ impl Default for WeekProfile {
             levels: [f32::NAN; PROFILE_BINS],
             spread: 0.0,
             spread_count: 0,
-            first_seconds: i64::MIN,
+            age: 0.0,
             likelihood: Likelihood::default(),
             peak: 0.0,
         }
@@ -242,13 +292,11 @@ impl WeekProfile {
     /// so the profile does not).
     fn update(&mut self, timestamp_ms: i64, previous_ms: Option<i64>, value: f64) -> f64 {
         let seconds = timestamp_ms.div_euclid(1000);
-        if self.first_seconds == i64::MIN {
-            self.first_seconds = seconds;
-        }
         let bin = profile_bin(seconds);
-        let age = seconds - self.first_seconds;
-        let warm = age >= PROFILE_WARMUP_SECONDS;
         let elapsed = previous_ms.map_or(0, |p| seconds - p.div_euclid(1000)) as f64;
+        let age = (f64::from(self.age) + elapsed).min(PROFILE_SCORES_AFTER_SECONDS);
+        self.age = age as f32;
+        let warm = age >= PROFILE_WARMUP_SECONDS as f64;
         let mut distance = 0.0;
         if self.levels[bin].is_nan() {
             self.levels[bin] = value as f32;
@@ -281,7 +329,7 @@ impl WeekProfile {
         let likelihood = self
             .likelihood
             .update_with(distance.ln_1p(), PROFILE_SHORT_ALPHA);
-        if age < PROFILE_WARMUP_SECONDS + PROFILE_LIKELIHOOD_WARMUP_SECONDS {
+        if age < PROFILE_SCORES_AFTER_SECONDS {
             // The peak does not learn from the likelihood's warm-up day either: at a 15 s
             // scrape its first, least reliable values would damp real surprises for a week.
             return 0.0;
@@ -310,6 +358,7 @@ pub(crate) struct Detectors {
     range: Range,
     profile: WeekProfile,
     step: Likelihood,
+    flat: Flatline,
 }
 
 impl Detectors {
@@ -323,7 +372,14 @@ impl Detectors {
     ) -> f64 {
         let previous_ms = previous.map(|(t, _)| t);
         let elapsed_seconds = previous_ms.map(|t| (timestamp_ms - t) as f64 / 1000.0);
+        let warm = self.range.count >= RANGE_WARMUP;
         let range = self.range.update(value, elapsed_seconds);
+        let flat = self.flat.update(
+            value,
+            previous.map(|(_, v)| v),
+            elapsed_seconds.unwrap_or(0.0),
+            warm,
+        );
         let profile = self.profile.update(timestamp_ms, previous_ms, value);
         let step = match previous {
             Some((_, previous)) => self
@@ -331,7 +387,10 @@ impl Detectors {
                 .update_with((value - previous).abs(), STEP_SHORT_ALPHA),
             None => 0.0,
         };
-        range.max(PROFILE_WEIGHT * profile).max(STEP_WEIGHT * step)
+        range
+            .max(PROFILE_WEIGHT * profile)
+            .max(STEP_WEIGHT * step)
+            .max(flat)
     }
 
     /// Feeds the model's band deviation of the same value; returns the calibrated anomaly score
@@ -415,6 +474,87 @@ mod tests {
         let (at_cap, last) = run(300.0);
         assert_eq!(at_cap, 1);
         assert!(last < 0.01, "{last}");
+    }
+
+    /// Scores of a [`Flatline`] fed `values` every `interval` seconds (warm from the start).
+    fn flatline_scores(values: &[f64], interval: f64) -> Vec<f64> {
+        let mut f = Flatline::default();
+        let mut previous = None;
+        values
+            .iter()
+            .map(|&v| {
+                let score = f.update(v, previous, interval, true);
+                previous = Some(v);
+                score
+            })
+            .collect()
+    }
+
+    /// A gauge that changes every sample, except for `runs` (start, length): held values.
+    fn with_held_values(len: usize, runs: &[(usize, usize)]) -> Vec<f64> {
+        let mut values: Vec<f64> = (0..len).map(|i| 10.0 + ((i * 7919) % 13) as f64).collect();
+        for &(start, length) in runs {
+            for i in start + 1..start + length {
+                values[i] = values[start];
+            }
+        }
+        values
+    }
+
+    #[test]
+    fn flatline_scores_a_value_stuck_longer_than_any_run_before() {
+        // Every 5 minutes: the value holds for 36 samples (2 h 55 min) once a day, then on day 4
+        // for 72.
+        let normal = [(100, 36), (388, 36), (676, 36)];
+        let stuck = [(100, 36), (388, 36), (676, 36), (964, 72)];
+        let quiet = flatline_scores(&with_held_values(1200, &normal), 300.0);
+        assert!(
+            quiet.iter().all(|s| *s == 0.0),
+            "runs as long as before score"
+        );
+        let scores = flatline_scores(&with_held_values(1200, &stuck), 300.0);
+        let scored: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] > 0.0).collect();
+        // 10% beyond 10,500 s is 11,550 s, passed at the 39th repeat: one sample at NAB's
+        // interval, at the range's cap.
+        assert_eq!(scored, [964 + 39]);
+        assert_eq!(scores[964 + 39], RANGE_CAP);
+    }
+
+    #[test]
+    fn flatline_scores_for_five_minutes_at_a_short_interval() {
+        // Every 15 s: held for 720 samples (3 hours) twice, then stuck.
+        let values = with_held_values(6000, &[(100, 720), (1500, 720), (3000, 2000)]);
+        let scores = flatline_scores(&values, 15.0);
+        let scored = scores.iter().filter(|s| **s > 0.0).count();
+        // 300 s of samples (20) once the run is 10% beyond 3 hours: enough for the 1-minute rule.
+        assert_eq!(scored, 20);
+        assert!(scores[3000..].iter().any(|s| *s > 0.0));
+    }
+
+    #[test]
+    fn flatline_needs_earlier_runs_of_two_hours() {
+        // A series that never changes has no earlier run to compare with; one whose values held
+        // for an hour at most is not stuck when one holds for five.
+        let constant = flatline_scores(&[3.0; 2000], 300.0);
+        assert!(constant.iter().all(|s| *s == 0.0));
+        let short = with_held_values(1200, &[(100, 12), (400, 12), (800, 60)]);
+        assert!(flatline_scores(&short, 300.0).iter().all(|s| *s == 0.0));
+        // Through the detectors: the stuck series alerts once the range is warm.
+        let mut d = Detectors::default();
+        let mut previous = None;
+        let mut peak = 0.0f64;
+        for (i, v) in with_held_values(1200, &[(100, 36), (388, 36), (676, 36), (964, 72)])
+            .into_iter()
+            .enumerate()
+        {
+            let t = i as i64 * 300_000;
+            let score = d.observe(t, v, previous);
+            if i >= 964 {
+                peak = peak.max(score);
+            }
+            previous = Some((t, v));
+        }
+        assert!(peak / CALIBRATION > 1.0, "the stuck value scored {peak}");
     }
 
     #[test]
