@@ -205,7 +205,7 @@ fn drill(args: &Args, filter: SeriesFilter, model: Arc<Model>) -> anyhow::Result
     });
     let (_, episodes, detections) = results.next().expect("the anomaly alert comes first");
     let escalations = results
-        .map(|(name, episodes, detections)| Escalation::new(name, &episodes, &detections))
+        .map(|(name, episodes, detections)| AlertResult::new(name, &episodes, &detections))
         .collect();
     let scored_series = seen.values().filter(|t| t.is_some()).count();
     Ok(Report::new(
@@ -270,20 +270,20 @@ struct Report {
     time_to_detect_max_s: Option<f64>,
     by_kind: Vec<KindResult>,
     detections: Vec<Detection>,
-    escalations: Vec<Escalation>,
+    escalations: Vec<AlertResult>,
 }
 
-/// How an escalating alert (`OmenAnomalySevere`, `OmenAnomalyPersistent`) did on the same
-/// incidents.
+/// How one alert did on the incidents: the anomaly alert's figures in the report, and those of
+/// each escalating alert (`OmenAnomalySevere`, `OmenAnomalyPersistent`) beside them.
 #[derive(Debug, serde::Serialize)]
-struct Escalation {
+struct AlertResult {
     alert: &'static str,
     detected: usize,
     false_alarms: usize,
     time_to_detect_p50_s: Option<f64>,
 }
 
-impl Escalation {
+impl AlertResult {
     fn new(alert: &'static str, episodes: &[Episode], detections: &[Detection]) -> Self {
         let delays: Vec<f64> = detections
             .iter()
@@ -322,13 +322,14 @@ impl Report {
         incidents: &[Incident],
         episodes: &[Episode],
         detections: &[Detection],
-        escalations: Vec<Escalation>,
+        escalations: Vec<AlertResult>,
     ) -> Self {
-        let detected = detections
-            .iter()
-            .filter(|d| d.detected_after_s.is_some())
-            .count();
-        let false_alarms = episodes.iter().filter(|e| e.incident.is_none()).count();
+        let AlertResult {
+            detected,
+            false_alarms,
+            time_to_detect_p50_s,
+            ..
+        } = AlertResult::new("OmenAnomalyDetected", episodes, detections);
         let precision = if detected + false_alarms == 0 {
             0.0
         } else {
@@ -363,7 +364,6 @@ impl Report {
                 time_to_detect_p50_s: median(delays(Some(kind))),
             })
             .collect();
-        let all = delays(None);
         Self {
             seed: args.seed,
             simulated_hours,
@@ -375,8 +375,8 @@ impl Report {
             precision,
             recall,
             f1,
-            time_to_detect_p50_s: median(all.clone()),
-            time_to_detect_max_s: all.iter().copied().reduce(f64::max),
+            time_to_detect_p50_s,
+            time_to_detect_max_s: delays(None).into_iter().reduce(f64::max),
             by_kind,
             detections: detections.to_vec(),
             escalations,
