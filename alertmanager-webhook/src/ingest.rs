@@ -95,5 +95,115 @@ async fn write_loop(store: Store, metrics: Metrics, mut receiver: mpsc::Receiver
             }
         }
         batch.clear();
+        if store.log_restart_due() {
+            restart_log(&store).await;
+        }
+    }
+}
+
+/// Restarts the SQLite log between two commits, when the checkpoint loop asked for it.
+async fn restart_log(store: &Store) {
+    let started = std::time::Instant::now();
+    match store.restart_log().await {
+        Ok(true) => tracing::debug!(
+            message = "Restarted the SQLite log.",
+            ms = started.elapsed().as_secs_f64() * 1e3
+        ),
+        Ok(false) => tracing::debug!(message = "SQLite log still read; restart postponed."),
+        Err(error) => {
+            tracing::warn!(message = "Could not restart the SQLite log; will retry.", %error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::StoreConfig;
+    use crate::payload;
+
+    /// A notification of ten alerts with fingerprints of its own, as in an alert storm.
+    fn notification(n: usize) -> Vec<u8> {
+        let alerts: Vec<_> = (0..10)
+            .map(|i| {
+                serde_json::json!({
+                    "status": "firing",
+                    "labels": {"alertname": "Storm", "instance": format!("host-{n}-{i}")},
+                    "annotations": {},
+                    "startsAt": "2026-12-01T00:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "",
+                    "fingerprint": format!("{:016x}", (n * 10 + i).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "version": "4", "groupKey": "{}:{}", "truncatedAlerts": 0, "status": "firing",
+            "receiver": "omen", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+            "externalURL": "", "alerts": alerts,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    /// Writes notifications from four senders at once, as fast as the writer stores them, with
+    /// the checkpoint loop running; returns the size of the log file at the end.
+    async fn log_size_after_storm(restart_frames: i64) -> u64 {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("webhook.db");
+        let config = StoreConfig {
+            url: format!("sqlite://{}", path.display()),
+            max_connections: 4,
+        };
+        let store = Store::connect(&config, "test").await.expect("store opens");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let checkpoints = tokio::spawn(store.clone().checkpoint_loop(
+            Duration::from_millis(10),
+            restart_frames,
+            stop_rx,
+        ));
+        let writer = Writer::start(store, Metrics::new().expect("metrics"));
+        let senders: Vec<_> = (0..4)
+            .map(|sender| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    for n in (sender..400).step_by(4) {
+                        let checked = payload::parse(&notification(n), 100).expect("valid");
+                        let ingest = Ingest {
+                            checked,
+                            jobs: vec![Vec::new(); 10],
+                            received_at: n as i64,
+                        };
+                        writer.write(ingest).await.expect("stored");
+                    }
+                })
+            })
+            .collect();
+        for sender in senders {
+            sender.await.expect("sender ends");
+        }
+        let size = std::fs::metadata(dir.path().join("webhook.db-wal"))
+            .expect("log exists")
+            .len();
+        let _ = stop_tx.send(true);
+        checkpoints.await.expect("checkpoint loop ends");
+        size
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_steady_stream_of_commits_does_not_grow_the_log_without_bound() {
+        let unbounded = log_size_after_storm(i64::MAX).await;
+        let bounded = log_size_after_storm(64).await;
+        // 4,000 alerts on random index pages write several MiB of log frames in all.
+        assert!(
+            unbounded > 4 << 20,
+            "log without restarts: {unbounded} bytes"
+        );
+        assert!(
+            bounded * 4 < unbounded,
+            "log with restarts: {bounded} bytes, without: {unbounded}"
+        );
     }
 }

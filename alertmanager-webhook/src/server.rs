@@ -166,12 +166,11 @@ impl Server {
             let _ = stop_tx.send(true);
         });
         let engine = tokio::spawn(self.state.engine.clone().run(stop_rx.clone()));
-        let checkpoints = tokio::spawn(
-            self.state
-                .store
-                .clone()
-                .checkpoint_loop(CHECKPOINT_PERIOD, stop_rx.clone()),
-        );
+        let checkpoints = tokio::spawn(self.state.store.clone().checkpoint_loop(
+            CHECKPOINT_PERIOD,
+            crate::store::LOG_RESTART_FRAMES,
+            stop_rx.clone(),
+        ));
         let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };

@@ -4,6 +4,8 @@
 
 mod queries;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -99,12 +101,25 @@ const ALERT_ROWS_PER_STATEMENT: usize = 500;
 /// Notification rows per insert statement (8 values each; SQLite allows 32,766 per statement).
 const NOTIFICATION_ROWS_PER_STATEMENT: usize = 500;
 
+/// Once the SQLite write-ahead log holds this many frames (pages of about 4 KiB), the writer
+/// restarts it from its beginning (see [`Store::restart_log`]).
+pub const LOG_RESTART_FRAMES: i64 = 8192;
+
+/// How long SQLite connections wait for a lock held by another connection.
+const BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// How long the log restart waits for readers still reading the log before it gives up until
+/// the next time.
+const LOG_RESTART_BUSY_MS: u32 = 5;
+
 /// The store.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
     replica: String,
+    /// Set by the checkpoint loop when the log has grown past [`LOG_RESTART_FRAMES`].
+    log_restart_due: Arc<AtomicBool>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -168,9 +183,13 @@ impl Store {
                         // A page cache of up to 16 MiB per connection keeps the indexes of a
                         // growing audit trail in memory, and statement journals stay in memory.
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0; \
-                             PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
+                            format!(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; \
+                                 PRAGMA wal_autocheckpoint = 0; \
+                                 PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;"
+                            )
+                            .as_str(),
                         )
                         .await?;
                     }
@@ -187,14 +206,21 @@ impl Store {
             pool,
             backend,
             replica: replica.to_owned(),
+            log_restart_due: Arc::default(),
         })
     }
 
     /// Copies the SQLite write-ahead log into the database every `period` until `stop` turns
     /// true, so commits on the receive path only append to the log. Nothing to do on PostgreSQL.
+    ///
+    /// These passes run beside the writers, so under a steady stream of commits the log is
+    /// never copied to its end and SQLite cannot start it again from the beginning: it would
+    /// grow for as long as the stream lasts. When a pass leaves more than `restart_frames` in
+    /// the log, it asks the writer to restart the log ([`Store::restart_log`]).
     pub async fn checkpoint_loop(
         self,
         period: Duration,
+        restart_frames: i64,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
         if self.backend != Backend::Sqlite {
@@ -205,17 +231,55 @@ impl Store {
                 _ = stop.wait_for(|stop| *stop) => break,
                 () = tokio::time::sleep(period) => {}
             }
-            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&self.pool)
+            match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&self.pool)
                 .await
+                .and_then(|row| row.try_get::<i64, _>(1))
             {
-                tracing::warn!(message = "SQLite checkpoint failed; will retry.", %error);
+                Ok(frames) if frames > restart_frames => {
+                    self.log_restart_due.store(true, Ordering::Relaxed)
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(message = "SQLite checkpoint failed; will retry.", %error)
+                }
             }
         }
         // A last full checkpoint keeps the log short for the next start.
         let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
             .await;
+    }
+
+    /// Whether the checkpoint loop asked for a log restart since the last call.
+    pub fn log_restart_due(&self) -> bool {
+        self.log_restart_due.swap(false, Ordering::Relaxed)
+    }
+
+    /// Copies what is left of the write-ahead log into the database and lets the next commit
+    /// write the log from its beginning again, over pages the OS already holds, instead of
+    /// appending to an ever longer file. Called by the notification writer between two of its
+    /// commits, so it has no writer of its own to wait for. The background passes have already
+    /// copied most of the log, so this is short. It waits at most a few milliseconds for
+    /// readers still reading the log; if some remain, it answers `false` and the restart waits
+    /// for a later request.
+    pub async fn restart_log(&self) -> Result<bool, Error> {
+        let mut conn = self.pool.acquire().await?;
+        conn.execute(format!("PRAGMA busy_timeout = {LOG_RESTART_BUSY_MS}").as_str())
+            .await?;
+        let checkpoint = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+            .fetch_one(&mut *conn)
+            .await
+            .and_then(|row| row.try_get::<i64, _>(0));
+        if let Err(error) = conn
+            .execute(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}").as_str())
+            .await
+        {
+            // Not back in the pool with the short timeout: closed instead.
+            drop(conn.detach());
+            return Err(error.into());
+        }
+        Ok(checkpoint? == 0)
     }
 
     /// The backend in use.
