@@ -93,6 +93,14 @@ async fn duplicate_deliveries_run_the_action_once() {
         Some(6),
         "every alert audited"
     );
+    let payments = alert("ServiceDown", "payments", "firing", T0);
+    let fingerprint = payments["fingerprint"].as_str().expect("fingerprint");
+    let of_payments = webhook
+        .api(&format!("/api/v1/alerts?fingerprint={fingerprint}"))
+        .await;
+    let of_payments = of_payments.as_array().expect("a list");
+    assert_eq!(of_payments.len(), 1, "{of_payments:?}");
+    assert_eq!(of_payments[0]["fingerprint"], fingerprint);
 
     let metrics = webhook.metrics().await;
     for line in [
