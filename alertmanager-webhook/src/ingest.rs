@@ -149,7 +149,7 @@ mod tests {
     }
 
     /// Writes notifications from four senders at once, as fast as the writer stores them, with
-    /// the checkpoint loop running; returns the size of the log file at the end.
+    /// the checkpoint loop running; returns the size of the log file at the end of the stream.
     async fn log_size_after_storm(restart_frames: i64) -> u64 {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("webhook.db");
@@ -169,7 +169,7 @@ mod tests {
             .map(|sender| {
                 let writer = writer.clone();
                 tokio::spawn(async move {
-                    for n in (sender..400).step_by(4) {
+                    for n in (sender..800).step_by(4) {
                         let checked = payload::parse(&notification(n), 100).expect("valid");
                         let ingest = Ingest {
                             checked,
@@ -184,26 +184,21 @@ mod tests {
         for sender in senders {
             sender.await.expect("sender ends");
         }
-        let size = std::fs::metadata(dir.path().join("webhook.db-wal"))
+        let log = std::fs::metadata(dir.path().join("webhook.db-wal"))
             .expect("log exists")
             .len();
         let _ = stop_tx.send(true);
         checkpoints.await.expect("checkpoint loop ends");
-        size
+        log
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_steady_stream_of_commits_does_not_grow_the_log_without_bound() {
-        let unbounded = log_size_after_storm(i64::MAX).await;
-        let bounded = log_size_after_storm(64).await;
-        // 4,000 alerts on random index pages write several MiB of log frames in all.
-        assert!(
-            unbounded > 4 << 20,
-            "log without restarts: {unbounded} bytes"
-        );
-        assert!(
-            bounded * 4 < unbounded,
-            "log with restarts: {bounded} bytes, without: {unbounded}"
-        );
+        // Each commit writes its pages to the log again, so 8,000 alerts write far more log
+        // than the 1 MB database they make: without restarts the log ended at 3.9 to 12.3 MB
+        // in five runs (it shrinks only when a background pass happens to catch up with the
+        // writer). With restarts after 64 frames (256 KiB) it ended at 0.53 to 0.67 MB.
+        let log = log_size_after_storm(64).await;
+        assert!(log < 2 << 20, "log of {log} bytes at the end of the stream");
     }
 }
