@@ -25,7 +25,7 @@ use crate::ingest::{WriteError, Writer};
 use crate::metrics::{Metrics, stage};
 
 /// How often the SQLite write-ahead log is copied into the database.
-const CHECKPOINT_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+const CHECKPOINT_PERIOD: std::time::Duration = std::time::Duration::from_millis(250);
 use crate::payload::{self, Status};
 use crate::rules::RuleSet;
 use crate::store::{Backend, Ingest, Store, now_millis, state};

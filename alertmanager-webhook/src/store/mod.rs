@@ -103,7 +103,7 @@ const NOTIFICATION_ROWS_PER_STATEMENT: usize = 500;
 
 /// Once the SQLite write-ahead log holds this many frames (pages of about 4 KiB), the writer
 /// restarts it from its beginning (see [`Store::restart_log`]).
-pub const LOG_RESTART_FRAMES: i64 = 8192;
+pub const LOG_RESTART_FRAMES: i64 = 32_768;
 
 /// How long SQLite connections wait for a lock held by another connection.
 const BUSY_TIMEOUT_MS: u32 = 10_000;
