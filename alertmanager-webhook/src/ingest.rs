@@ -96,24 +96,32 @@ async fn write_loop(store: Store, metrics: Metrics, mut receiver: mpsc::Receiver
         }
         batch.clear();
         if store.log_restart_due() {
-            restart_log(&store).await;
+            restart_log(&store, &metrics).await;
         }
     }
 }
 
 /// Restarts the SQLite log between two commits, when the checkpoint loop asked for it.
-async fn restart_log(store: &Store) {
+async fn restart_log(store: &Store, metrics: &Metrics) {
     let started = std::time::Instant::now();
-    match store.restart_log().await {
-        Ok(true) => tracing::debug!(
-            message = "Restarted the SQLite log.",
-            ms = started.elapsed().as_secs_f64() * 1e3
-        ),
-        Ok(false) => tracing::debug!(message = "SQLite log still read; restart postponed."),
-        Err(error) => {
-            tracing::warn!(message = "Could not restart the SQLite log; will retry.", %error)
+    let outcome = match store.restart_log().await {
+        Ok(true) => {
+            tracing::debug!(
+                message = "Restarted the SQLite log.",
+                ms = started.elapsed().as_secs_f64() * 1e3
+            );
+            "restarted"
         }
-    }
+        Ok(false) => {
+            tracing::debug!(message = "SQLite log still read; restart postponed.");
+            "postponed"
+        }
+        Err(error) => {
+            tracing::warn!(message = "Could not restart the SQLite log; will retry.", %error);
+            "failed"
+        }
+    };
+    metrics.log_restarts.with_label_values(&[outcome]).inc();
 }
 
 #[cfg(test)]
@@ -149,8 +157,9 @@ mod tests {
     }
 
     /// Writes notifications from four senders at once, as fast as the writer stores them, with
-    /// the checkpoint loop running; returns the size of the log file at the end of the stream.
-    async fn log_size_after_storm(restart_frames: i64) -> u64 {
+    /// the checkpoint loop running; returns the size of the log file at the end of the stream
+    /// and how many times the writer restarted it.
+    async fn log_size_after_storm(restart_frames: i64) -> (u64, u64) {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("webhook.db");
         let config = StoreConfig {
@@ -164,7 +173,8 @@ mod tests {
             restart_frames,
             stop_rx,
         ));
-        let writer = Writer::start(store, Metrics::new().expect("metrics"));
+        let metrics = Metrics::new().expect("metrics");
+        let writer = Writer::start(store, metrics.clone());
         let senders: Vec<_> = (0..4)
             .map(|sender| {
                 let writer = writer.clone();
@@ -189,7 +199,8 @@ mod tests {
             .len();
         let _ = stop_tx.send(true);
         checkpoints.await.expect("checkpoint loop ends");
-        log
+        let restarts = metrics.log_restarts.with_label_values(&["restarted"]).get();
+        (log, restarts)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,7 +209,8 @@ mod tests {
         // than the 1 MB database they make: without restarts the log ended at 3.9 to 12.3 MB
         // in five runs (it shrinks only when a background pass happens to catch up with the
         // writer). With restarts after 64 frames (256 KiB) it ended at 0.53 to 0.67 MB.
-        let log = log_size_after_storm(64).await;
+        let (log, restarts) = log_size_after_storm(64).await;
         assert!(log < 2 << 20, "log of {log} bytes at the end of the stream");
+        assert!(restarts > 0, "the writer restarted the log");
     }
 }

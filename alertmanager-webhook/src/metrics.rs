@@ -47,6 +47,8 @@ pub struct Metrics {
     pub breaker_open: IntGauge,
     /// `omen_webhook_store_commit_duration_seconds{backend}`
     pub commit_duration: HistogramVec,
+    /// `omen_webhook_store_log_restarts_total{outcome}` (SQLite: restarted, postponed, failed).
+    pub log_restarts: IntCounterVec,
     /// `omen_webhook_errors_total{error_type,stage}`
     pub errors: IntCounterVec,
     /// `omen_webhook_build_info{version,store}`
@@ -154,6 +156,12 @@ impl Metrics {
                 vec![
                     0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
                 ],
+            )?,
+            log_restarts: counter(
+                "omen_webhook_store_log_restarts_total",
+                "SQLite write-ahead log restarts by the notification writer, by outcome \
+                 (postponed: API readers still read the log).",
+                &["outcome"],
             )?,
             errors: counter(
                 "omen_webhook_errors_total",
