@@ -23,12 +23,12 @@ use crate::config::Config;
 use crate::engine::{Engine, EngineSettings};
 use crate::ingest::{WriteError, Writer};
 use crate::metrics::{Metrics, stage};
-
-/// How often the SQLite write-ahead log is copied into the database.
-const CHECKPOINT_PERIOD: std::time::Duration = std::time::Duration::from_millis(250);
 use crate::payload::{self, Status};
 use crate::rules::RuleSet;
 use crate::store::{Backend, Ingest, Store, now_millis, state};
+
+/// How often the SQLite write-ahead log is copied into the database.
+const CHECKPOINT_PERIOD: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// What the handlers share.
 pub struct AppState {
