@@ -15,6 +15,7 @@ use crate::metrics::{Metrics, stage};
 use crate::output::{self, OutputKind, OutputPoint, OutputWriter};
 use crate::proto::{MetricType, v1};
 use crate::selector::SeriesFilter;
+use crate::validated::ValidatedLabels;
 use crate::view::{self, SeriesView};
 use crate::view_v2;
 
@@ -59,6 +60,8 @@ pub struct Pipeline {
     pub counter_suffixes: bool,
     /// Types learnt from 1.0 metadata.
     pub metadata: MetadataCache,
+    /// Received label sets already found valid under `limits`.
+    pub validated: ValidatedLabels,
 }
 
 /// A validated series ready for scoring and forwarding.
@@ -148,20 +151,36 @@ impl Pipeline {
         {
             let types = self.metadata.view();
             for (mut ts, declared) in series {
-                let relabelled = match labels::normalise(&mut ts.labels, &self.limits) {
-                    Ok(relabelled) => relabelled,
-                    Err(why) => {
-                        rejected += 1;
-                        if problems.len() < MAX_LISTED_PROBLEMS {
-                            problems.push(format!("{}: {why}", labels::describe(&ts.labels)));
+                // Label records received in the hash's own encoding are hashed in place, and a
+                // set found valid before is not checked again.
+                let received = ts.raw_labels.map(labels::hash_encoded_labels);
+                let known = received.is_some_and(|hash| self.validated.contains(hash));
+                let relabelled = if known {
+                    false
+                } else {
+                    match labels::normalise(&mut ts.labels, &self.limits) {
+                        Ok(relabelled) => relabelled,
+                        Err(why) => {
+                            rejected += 1;
+                            if problems.len() < MAX_LISTED_PROBLEMS {
+                                problems.push(format!("{}: {why}", labels::describe(&ts.labels)));
+                            }
+                            continue;
                         }
-                        continue;
                     }
+                };
+                let hash = match (relabelled, received) {
+                    (false, Some(hash)) => {
+                        if !known {
+                            self.validated.insert(hash);
+                        }
+                        hash
+                    }
+                    _ => labels::series_hash(&ts.labels),
                 };
                 written.samples += ts.samples.len();
                 written.histograms += ts.histograms.len();
                 written.exemplars += ts.exemplars.len();
-                let hash = labels::series_hash(&ts.labels);
                 let scored = !ts.samples.is_empty() && self.filter.selects(&ts.labels);
                 let range = scored.then(|| {
                     let kind = types.kind(

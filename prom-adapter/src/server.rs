@@ -24,6 +24,7 @@ use crate::labels::LabelLimits;
 use crate::metrics::{Metrics, stage};
 use crate::pipeline::{Pipeline, Written};
 use crate::selector::SeriesFilter;
+use crate::validated::ValidatedLabels;
 
 /// How often idle series are evicted.
 const EVICTION_PERIOD: Duration = Duration::from_secs(30);
@@ -77,6 +78,7 @@ impl Server {
             max_decoded_bytes: config.limits.max_decoded_bytes,
             counter_suffixes: config.scoring.counter_suffixes,
             metadata: MetadataCache::default(),
+            validated: ValidatedLabels::default(),
         };
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)

@@ -30,6 +30,10 @@ pub struct SeriesView<'a> {
     pub histograms: Vec<v1::Histogram>,
     /// The `WriteRequest.timeseries` record as received (1.0 only).
     pub raw: Option<&'a [u8]>,
+    /// The label records as received, when they are the series' first fields and written exactly
+    /// as [`crate::labels::series_hash`] encodes them (1.0 only): hashed in place with
+    /// [`crate::labels::hash_encoded_labels`], they give the labels' series hash without a copy.
+    pub raw_labels: Option<&'a [u8]>,
 }
 
 /// A 1.0 request viewed in place.
@@ -119,7 +123,12 @@ fn decode_series<'a>(
         ..SeriesView::default()
     };
     labels.clear();
+    let start = buf;
+    // Bytes of the leading run of label records in the usual encoding; `None` once a label
+    // follows another field or is encoded otherwise.
+    let mut canonical_labels = Some(0);
     while !buf.is_empty() {
+        let field_start = buf.len();
         let (tag, wire_type) = key(&mut buf)?;
         if !(1..=4).contains(&tag) {
             skip(wire_type, tag, &mut buf)?;
@@ -131,7 +140,16 @@ fn decode_series<'a>(
         let body = take_delimited(&mut buf)?;
         let text = |e: prost::DecodeError| format!("TimeSeries field {tag}: {e}");
         match tag {
-            1 => labels.push(decode_label(body)?),
+            1 => {
+                let (label, usual) = decode_label(body)?;
+                let consumed = field_start - buf.len();
+                canonical_labels = canonical_labels.filter(|&end| {
+                    // One key byte, one length byte, then the usual body: the series hash's encoding.
+                    usual && end == start.len() - field_start && consumed == 2 + body.len()
+                });
+                canonical_labels = canonical_labels.map(|end| end + consumed);
+                labels.push(label);
+            }
             2 => series.samples.push(decode_sample(body).map_err(text)?),
             3 => series
                 .exemplars
@@ -142,6 +160,7 @@ fn decode_series<'a>(
         }
     }
     series.labels = labels.as_slice().to_vec();
+    series.raw_labels = canonical_labels.map(|end| &start[..end]);
     Ok(series)
 }
 
@@ -160,7 +179,8 @@ pub(crate) fn decode_sample(body: &[u8]) -> Result<v1::Sample, prost::DecodeErro
     v1::Sample::decode(body)
 }
 
-fn decode_label(mut buf: &[u8]) -> Result<LabelRef<'_>, String> {
+/// Decodes a `Label`; the flag says it was in the usual encoding (the one-byte form below).
+fn decode_label(mut buf: &[u8]) -> Result<(LabelRef<'_>, bool), String> {
     // As every encoder writes a label with a non-empty name and value shorter than 128 bytes:
     // the name field, then the value field, nothing else.
     if let [0x0a, name_len, rest @ ..] = buf
@@ -172,7 +192,7 @@ fn decode_label(mut buf: &[u8]) -> Result<LabelRef<'_>, String> {
             && *value_len < 0x80
             && usize::from(*value_len) == value.len()
         {
-            return Ok(LabelRef { name, value });
+            return Ok((LabelRef { name, value }, true));
         }
     }
     let mut label = LabelRef {
@@ -188,7 +208,7 @@ fn decode_label(mut buf: &[u8]) -> Result<LabelRef<'_>, String> {
             _ => skip(wire_type, tag, &mut buf)?,
         }
     }
-    Ok(label)
+    Ok((label, false))
 }
 
 /// A field key: one-byte length-delimited keys decoded here, others by prost.
@@ -345,9 +365,25 @@ mod tests {
 
     /// Decodes `request` with prost and with the view decoder and panics unless both accept it
     /// with the same series or both reject it; says whether it was accepted.
+    /// The series hash from the received label bytes where the view has them.
+    fn hash_in_place(series: &SeriesView<'_>) -> u64 {
+        series.raw_labels.map_or_else(
+            || crate::labels::series_hash(&series.labels),
+            crate::labels::hash_encoded_labels,
+        )
+    }
+
     fn assert_decoders_agree(request: &[u8]) -> bool {
         match (WriteRequest::decode(request), decode_v1(request)) {
             (Ok(theirs), Ok(ours)) => {
+                for series in &ours.series {
+                    // Label bytes hashed in place give the hash of the decoded labels.
+                    assert_eq!(
+                        hash_in_place(series),
+                        crate::labels::series_hash(&series.labels),
+                        "{request:x?}"
+                    );
+                }
                 let ours: Vec<_> = ours.series.iter().map(as_owned).collect();
                 assert_eq!(ours, theirs.timeseries, "{request:x?}");
                 true
@@ -384,6 +420,10 @@ mod tests {
         let mut forwarded = Vec::new();
         for (series, expected) in view.series.iter().zip(&request.timeseries) {
             assert_eq!(&as_owned(series), expected);
+            assert!(
+                series.raw_labels.is_some(),
+                "prost's labels are hashed in place"
+            );
             let raw = series.raw.expect("raw record");
             assert_eq!(raw.len(), record_len(expected.encoded_len()));
             series.write_record(&mut forwarded, false);
@@ -530,11 +570,68 @@ mod tests {
             exemplars: std::mem::take(&mut series.exemplars),
             histograms: std::mem::take(&mut series.histograms),
             raw: None,
+            raw_labels: None,
         };
         assert_eq!(as_owned(&view), expected);
         let mut buf = Vec::new();
         view.write_record(&mut buf, false);
         let decoded = WriteRequest::decode(&buf[..]).expect("valid record");
         assert_eq!(decoded.timeseries, vec![expected]);
+    }
+
+    #[test]
+    fn labels_in_other_encodings_are_not_hashed_in_place_but_hash_the_same() {
+        let label = |name: &[u8], value: &[u8]| {
+            [
+                &[0x0a, name.len() as u8][..],
+                name,
+                &[0x12, value.len() as u8],
+                value,
+            ]
+            .concat()
+        };
+        let record = |body: &[u8]| [&[0x0a, body.len() as u8][..], body].concat();
+        let sample = [
+            &[0x12, 0x0b, 0x09][..],
+            &2.5f64.to_le_bytes(),
+            &[0x10, 0x05],
+        ]
+        .concat();
+        let (name, job) = (
+            record(&label(b"__name__", b"up")),
+            record(&label(b"job", b"a")),
+        );
+        let usual = [&name[..], &job, &sample].concat();
+        let value_first = [
+            &name[..],
+            &record(&[&[0x12, 0x01][..], b"a", &[0x0a, 0x03], b"job"].concat()),
+            &sample,
+        ]
+        .concat();
+        let long_length = [
+            &name[..],
+            &[0x0a, 0x88, 0x00],
+            &label(b"job", b"a"),
+            &sample,
+        ]
+        .concat();
+        let after_a_sample = [&name[..], &sample, &job].concat();
+        let unknown_first = [&[0x28, 0x01][..], &name, &job, &sample].concat();
+        let mut hashes = Vec::new();
+        for (body, in_place) in [
+            (usual, true),
+            (value_first, false),
+            (long_length, false),
+            (after_a_sample, false),
+            (unknown_first, false),
+        ] {
+            let request = record(&body);
+            assert!(assert_decoders_agree(&request));
+            let view = decode_v1(&request).expect("decodes");
+            let series = &view.series[0];
+            assert_eq!(series.raw_labels.is_some(), in_place, "{body:x?}");
+            hashes.push(hash_in_place(series));
+        }
+        assert!(hashes.iter().all(|&h| h == hashes[0]), "{hashes:x?}");
     }
 }

@@ -162,6 +162,43 @@ async fn partial_batch_forwards_valid_series_and_answers_400_naming_the_bad_ones
 }
 
 #[tokio::test]
+async fn series_seen_before_are_delivered_again_and_invalid_variants_still_refused() {
+    let (sink, addr) = Sink::start().await;
+    let adapter = Adapter::start(config_for(addr)).await;
+    let good = |t: i64| series(&[("__name__", "seen"), ("job", "a")], &[(t, 1.0)]);
+    for t in [1_000, 2_000] {
+        let body = snappy(&request(vec![good(t)]));
+        let response = post(&adapter.url(), V1_CONTENT_TYPE, body).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "round {t}");
+    }
+    // The remembered series beside variants of it that fail the checks.
+    let body = snappy(&request(vec![
+        good(3_000),
+        series(
+            &[("__name__", "seen"), ("job", "a"), ("job", "b")],
+            &[(3_000, 1.0)],
+        ),
+        series(
+            &[("__name__", "seen"), ("job", "a"), ("9x", "b")],
+            &[(3_000, 1.0)],
+        ),
+    ]));
+    let response = post(&adapter.url(), V1_CONTENT_TYPE, body).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let text = response.text().await.expect("body");
+    assert!(text.contains("2 series rejected"), "{text}");
+    assert!(text.contains("duplicate label name `job`"), "{text}");
+    assert!(text.contains("invalid label name `9x`"), "{text}");
+    let delivered: Vec<i64> = sink
+        .named("seen")
+        .iter()
+        .flat_map(|s| s.samples.iter().map(|sample| sample.timestamp))
+        .collect();
+    assert_eq!(delivered, vec![1_000, 2_000, 3_000]);
+    adapter.stop().await;
+}
+
+#[tokio::test]
 async fn unsorted_labels_are_sorted_not_rejected() {
     let (sink, addr) = Sink::start().await;
     let adapter = Adapter::start(config_for(addr)).await;

@@ -281,7 +281,12 @@ impl SeriesState {
         let available = end - start;
         let pad = self.at(start);
         out.extend(std::iter::repeat_n(pad, window - available));
-        out.extend((start..end).map(|position| self.at(position)));
+        // The ring's positions start..end as at most two runs of the slice: no division per value.
+        let first = (self.head as usize + start) % self.capacity();
+        let (front, from_first) = self.values.split_at(first);
+        let unwrapped = available.min(from_first.len());
+        out.extend_from_slice(&from_first[..unwrapped]);
+        out.extend_from_slice(&front[..available - unwrapped]);
     }
 }
 
