@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use omen_prom_adapter::decode::{decode_v1, decode_v2, decompress};
-use omen_prom_adapter::labels::{LabelLimits, LabelRef, normalise, series_hash};
+use omen_prom_adapter::labels::{LabelLimits, LabelRef, hash_encoded_labels, normalise, series_hash};
 use omen_prom_adapter::{view, view_v2};
 
 const LIMITS: LabelLimits = LabelLimits { max_labels: 64, max_name_bytes: 1024, max_value_bytes: 8192 };
@@ -31,6 +31,10 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(owned.samples, seen.samples);
                 assert_eq!(owned.exemplars, seen.exemplars);
                 assert_eq!(owned.histograms, seen.histograms);
+                if let Some(encoded) = seen.raw_labels {
+                    // Label bytes hashed in place must give the hash of the decoded labels.
+                    assert_eq!(hash_encoded_labels(encoded), series_hash(&seen.labels));
+                }
                 if let Ok(relabelled) = normalise(&mut seen.labels, &LIMITS) {
                     let _ = series_hash(&seen.labels);
                     let mut record = Vec::new();
