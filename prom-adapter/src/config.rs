@@ -113,6 +113,25 @@ pub struct ScoringConfig {
     /// no metadata says otherwise. Default `true`.
     #[serde(default = "default_true")]
     pub counter_suffixes: bool,
+    /// Threads one large request is scored on: the thread that received it and `threads - 1`
+    /// helpers (0: one per available CPU). Default 1. More lowers the latency of a lightly loaded
+    /// adapter and costs throughput (see docs/benchmarks.md).
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+}
+
+fn default_threads() -> usize {
+    1
+}
+
+impl ScoringConfig {
+    /// The number of scoring threads: `threads`, or one per available CPU when 0.
+    pub fn thread_count(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
 }
 
 impl Default for ScoringConfig {
@@ -123,6 +142,7 @@ impl Default for ScoringConfig {
             outputs: default_outputs(),
             idle_timeout: default_idle_timeout(),
             counter_suffixes: true,
+            threads: default_threads(),
         }
     }
 }
@@ -227,6 +247,12 @@ impl Config {
                 "downstream.queue_samples must be at least downstream.max_samples_per_send (> 0)"
                     .into(),
             );
+        }
+        if self.scoring.threads > 256 {
+            return fail(format!(
+                "scoring.threads must be within 0..=256 (0: one per CPU), got {}",
+                self.scoring.threads
+            ));
         }
         if self.downstream.min_backoff > self.downstream.max_backoff {
             return fail("downstream.min_backoff must not exceed downstream.max_backoff".into());

@@ -30,6 +30,7 @@ pub mod pipeline;
 pub mod proto;
 pub mod selector;
 mod server;
+pub mod threads;
 pub mod validated;
 pub mod view;
 pub mod view_v2;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use omen_scoring::{Input, Outcome, Scorer, Skip};
+use omen_scoring::{Input, Outcome, Scorer, SeriesKind, Skip};
 
 use crate::Error;
 use crate::body::BodyWriter;
@@ -15,12 +15,16 @@ use crate::metrics::{Metrics, stage};
 use crate::output::{self, OutputKind, OutputPoint, OutputWriter};
 use crate::proto::{MetricType, v1};
 use crate::selector::SeriesFilter;
+use crate::threads::ScoringThreads;
 use crate::validated::ValidatedLabels;
 use crate::view::{self, SeriesView};
 use crate::view_v2;
 
 /// How many problems an error body lists before summarising.
 const MAX_LISTED_PROBLEMS: usize = 5;
+
+/// Scored samples a request needs before it is split across the scoring threads.
+const MIN_SPLIT_SAMPLES: usize = 512;
 
 /// Decompressed requests larger than this get a buffer of their own, not kept for the next.
 const MAX_KEPT_BUFFER: usize = 8 << 20;
@@ -62,6 +66,8 @@ pub struct Pipeline {
     pub metadata: MetadataCache,
     /// Received label sets already found valid under `limits`.
     pub validated: ValidatedLabels,
+    /// Helper threads that score parts of large requests.
+    pub threads: ScoringThreads,
 }
 
 /// A validated series ready for scoring and forwarding.
@@ -70,18 +76,43 @@ struct Prepared<'a> {
     /// Whether normalisation changed its labels (else its received bytes are forwarded).
     relabelled: bool,
     hash: u64,
-    /// Range of this series' samples in the scorer input, when it is scored.
-    inputs: Option<std::ops::Range<usize>>,
+    /// Forwarding shard of the series.
+    shard: usize,
+    /// How its samples are scored; `None` when they are not.
+    kind: Option<SeriesKind>,
 }
+
+/// What a request turned into: the parts to forward, what was accepted and, when some series
+/// were refused, the error to answer once the accepted ones are delivered.
+type Processed = (Vec<Part>, Written, Option<Error>);
 
 impl Pipeline {
     /// Handles one request body; on error, `Written` still says what was accepted.
     pub async fn write(&self, protocol: Protocol, body: Bytes) -> (Written, Result<(), Error>) {
+        let processed = self.decode_and_process(protocol, &body);
+        let (parts, written, problems) = match processed {
+            Ok(processed) => processed,
+            Err(error) => return (Written::default(), Err(error)),
+        };
+        if let Err(error) = self.forwarder.send(parts).await {
+            if !matches!(error, Error::DownstreamRejected(_)) {
+                self.count_error(&error, stage::FORWARD);
+            }
+            return (Written::default(), Err(error));
+        }
+        match problems {
+            Some(error) => (written, Err(error)),
+            None => (written, Ok(())),
+        }
+    }
+
+    /// Decompresses, decodes and processes a body.
+    fn decode_and_process(&self, protocol: Protocol, body: &[u8]) -> Result<Processed, Error> {
         // The request is viewed in place in a per-thread buffer reused from request to request
-        // (the views end before this function awaits anything).
-        let processed = DECOMPRESSED.with_borrow_mut(|raw| {
+        // (the views end before the caller awaits anything; helper threads never take requests).
+        DECOMPRESSED.with_borrow_mut(|raw| {
             let processed =
-                decode::decompress_into(&body, self.max_decoded_bytes, raw).and_then(|raw| {
+                decode::decompress_into(body, self.max_decoded_bytes, raw).and_then(|raw| {
                     let (series, metadata) = match protocol {
                         Protocol::V1 => view::decode_v1(raw).map(|request| {
                             let series = request
@@ -101,21 +132,7 @@ impl Pipeline {
                 *raw = Vec::new();
             }
             processed
-        });
-        let (parts, written, problems) = match processed {
-            Ok(processed) => processed,
-            Err(error) => return (Written::default(), Err(error)),
-        };
-        if let Err(error) = self.forwarder.send(parts).await {
-            if !matches!(error, Error::DownstreamRejected(_)) {
-                self.count_error(&error, stage::FORWARD);
-            }
-            return (Written::default(), Err(error));
-        }
-        match problems {
-            Some(error) => (written, Err(error)),
-            None => (written, Ok(())),
-        }
+        })
     }
 
     fn count_error(&self, error: &Error, stage: &str) {
@@ -125,14 +142,13 @@ impl Pipeline {
             .inc();
     }
 
-    /// Validates, scores and encodes; returns the parts to forward, what was accepted and, when some
-    /// series were refused, the error to answer once the accepted ones are delivered.
+    /// Validates, then scores and encodes, a large request in parts on several threads.
     fn process(
         &self,
         protocol: Protocol,
         series: Vec<(SeriesView<'_>, MetricType)>,
         metadata: Vec<v1::MetricMetadata>,
-    ) -> Result<(Vec<Part>, Written, Option<Error>), Error> {
+    ) -> Result<Processed, Error> {
         if !metadata.is_empty() {
             let families = self.metadata.learn(metadata.iter().map(|m| {
                 (
@@ -145,9 +161,8 @@ impl Pipeline {
         let mut problems = Vec::new();
         let mut rejected = 0usize;
         let mut written = Written::default();
+        let mut scored_samples = 0usize;
         let mut prepared = Vec::with_capacity(series.len());
-        // One sample per series is the usual shape of a request.
-        let mut inputs = Vec::with_capacity(series.len());
         {
             let types = self.metadata.view();
             for (mut ts, declared) in series {
@@ -182,26 +197,20 @@ impl Pipeline {
                 written.histograms += ts.histograms.len();
                 written.exemplars += ts.exemplars.len();
                 let scored = !ts.samples.is_empty() && self.filter.selects(&ts.labels);
-                let range = scored.then(|| {
-                    let kind = types.kind(
+                let kind = scored.then(|| {
+                    scored_samples += ts.samples.len();
+                    types.kind(
                         labels::metric_name(&ts.labels),
                         declared,
                         self.counter_suffixes,
-                    );
-                    let start = inputs.len();
-                    inputs.extend(ts.samples.iter().map(|s| Input {
-                        series: hash,
-                        kind,
-                        timestamp_ms: s.timestamp,
-                        value: s.value,
-                    }));
-                    start..inputs.len()
+                    )
                 });
                 prepared.push(Prepared {
                     series: ts,
                     relabelled,
                     hash,
-                    inputs: range,
+                    shard: self.forwarder.shard_of(hash),
+                    kind,
                 });
             }
         }
@@ -216,13 +225,20 @@ impl Pipeline {
             .exemplars_received
             .inc_by(written.exemplars as u64);
 
-        let mut outcomes = Vec::new();
-        self.scorer
-            .score(&inputs, &mut outcomes)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        self.count_outcomes(&outcomes);
-
-        let parts = self.encode(&prepared, &outcomes, &metadata)?;
+        // Parts are unions of whole shards, so a series is scored by one thread, its samples in order.
+        let groups = if scored_samples >= MIN_SPLIT_SAMPLES {
+            self.threads.count().min(self.forwarder.shard_count())
+        } else {
+            1
+        };
+        let mut parts = Vec::with_capacity(self.forwarder.shard_count());
+        for group in self.threads.split(groups, |group| {
+            let metadata: &[v1::MetricMetadata] = if group == 0 { &metadata } else { &[] };
+            self.score_and_encode(&prepared, group, groups, metadata)
+        }) {
+            parts.extend(group?);
+        }
+        parts.sort_unstable_by_key(|part| part.shard);
         let problem = (rejected > 0).then(|| {
             self.metrics.series_rejected.inc_by(rejected as u64);
             self.metrics
@@ -237,6 +253,40 @@ impl Pipeline {
             Error::Invalid { rejected, message }
         });
         Ok((parts, written, problem))
+    }
+
+    /// Scores and encodes the series of the shards `shard % groups == group`; shard 0's part
+    /// also carries `metadata`.
+    fn score_and_encode(
+        &self,
+        prepared: &[Prepared<'_>],
+        group: usize,
+        groups: usize,
+        metadata: &[v1::MetricMetadata],
+    ) -> Result<Vec<Part>, Error> {
+        let mine = || prepared.iter().filter(|p| p.shard % groups == group);
+        // One sample per series is the usual shape of a request.
+        let mut inputs = Vec::new();
+        let ranges: Vec<_> = mine()
+            .map(|p| {
+                p.kind.map(|kind| {
+                    let start = inputs.len();
+                    inputs.extend(p.series.samples.iter().map(|s| Input {
+                        series: p.hash,
+                        kind,
+                        timestamp_ms: s.timestamp,
+                        value: s.value,
+                    }));
+                    start..inputs.len()
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        self.scorer
+            .score(&inputs, &mut outcomes)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        self.count_outcomes(&outcomes);
+        self.encode(mine().zip(ranges), &outcomes, group, groups, metadata)
     }
 
     fn count_outcomes(&self, outcomes: &[Outcome]) {
@@ -269,28 +319,32 @@ impl Pipeline {
             .set(self.scorer.state_bytes() as i64);
     }
 
-    fn encode(
+    /// Writes the series of one group into the bodies of its shards (shard `s` is body
+    /// `s / groups`), original records first, then the outputs of the scored ones.
+    fn encode<'p>(
         &self,
-        prepared: &[Prepared<'_>],
+        series: impl Iterator<Item = (&'p Prepared<'p>, Option<std::ops::Range<usize>>)>,
         outcomes: &[Outcome],
+        group: usize,
+        groups: usize,
         metadata: &[v1::MetricMetadata],
     ) -> Result<Vec<Part>, Error> {
-        let shards = self.forwarder.shard_count();
+        let shards = (self.forwarder.shard_count() - group).div_ceil(groups);
         let mut bodies: Vec<(BodyWriter, usize, usize)> =
             (0..shards).map(|_| (BodyWriter::default(), 0, 0)).collect();
         let mut points = Vec::new();
         let mut writer = OutputWriter::default();
-        for p in prepared {
-            let (body, samples, originals) = &mut bodies[self.forwarder.shard_of(p.hash)];
+        for (p, range) in series {
+            let (body, samples, originals) = &mut bodies[p.shard / groups];
             let original = p.series.samples.len() + p.series.histograms.len();
             if original > 0 || !p.series.exemplars.is_empty() {
                 p.series.write_record(body.records(), p.relabelled);
                 *samples += original;
                 *originals += original;
             }
-            if let Some(range) = &p.inputs {
+            if let Some(range) = range {
                 points.clear();
-                for (sample, outcome) in p.series.samples.iter().zip(&outcomes[range.clone()]) {
+                for (sample, outcome) in p.series.samples.iter().zip(&outcomes[range]) {
                     match outcome {
                         Outcome::Scored(scored) => points.push(OutputPoint {
                             timestamp: sample.timestamp,
@@ -307,14 +361,16 @@ impl Pipeline {
             }
             body.compress_full_blocks()?;
         }
-        for m in metadata {
-            output::write_metadata(bodies[0].0.records(), m);
+        if let Some((body, _, _)) = bodies.first_mut() {
+            for m in metadata {
+                output::write_metadata(body.records(), m);
+            }
         }
         let mut parts = Vec::with_capacity(shards);
-        for (shard, (body, samples, originals)) in bodies.into_iter().enumerate() {
+        for (index, (body, samples, originals)) in bodies.into_iter().enumerate() {
             if !body.is_empty() {
                 parts.push(Part {
-                    shard,
+                    shard: index * groups + group,
                     body: body.finish()?,
                     samples,
                     originals,

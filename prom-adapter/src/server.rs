@@ -24,6 +24,7 @@ use crate::labels::LabelLimits;
 use crate::metrics::{Metrics, stage};
 use crate::pipeline::{Pipeline, Written};
 use crate::selector::SeriesFilter;
+use crate::threads::ScoringThreads;
 use crate::validated::ValidatedLabels;
 
 /// How often idle series are evicted.
@@ -79,6 +80,7 @@ impl Server {
             counter_suffixes: config.scoring.counter_suffixes,
             metadata: MetadataCache::default(),
             validated: ValidatedLabels::default(),
+            threads: ScoringThreads::new(config.scoring.thread_count())?,
         };
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)

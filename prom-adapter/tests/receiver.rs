@@ -507,6 +507,41 @@ async fn retried_requests_get_identical_scores() {
 }
 
 #[tokio::test]
+async fn large_requests_scored_in_parts_get_the_scores_of_one_thread() {
+    // 40 series x 20 samples: above the size at which a request is split across threads.
+    let mut adapters = Vec::new();
+    for threads in [1, 3] {
+        let (sink, addr) = Sink::start().await;
+        let mut config = config_for(addr);
+        config.scoring.threads = threads;
+        adapters.push((sink, Adapter::start(config).await));
+    }
+    for step in 0..3 {
+        let from = step * 20 * 15_000;
+        let series = (0..40)
+            .map(|i| wave("load", &format!("host-{i}"), from, 20))
+            .collect();
+        let body = snappy(&request(series));
+        for (_, adapter) in &adapters {
+            let response = post(&adapter.url(), V1_CONTENT_TYPE, body.clone()).await;
+            assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        }
+    }
+    let scores = |sink: &Sink| {
+        let mut scores = sink.named("omen_anomaly_score");
+        scores.sort_by_key(|s| (label(s, "instance"), s.samples.first().map(|p| p.timestamp)));
+        scores
+    };
+    let (one, parts) = (scores(&adapters[0].0), scores(&adapters[1].0));
+    let compared: usize = one.iter().map(|s| s.samples.len()).sum();
+    assert!(compared >= 1_000, "scores after warm-up: {compared}");
+    assert_eq!(one, parts, "scoring in parts changed the scores");
+    for (_, adapter) in adapters {
+        adapter.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn downstream_outage_is_retried_then_answered_503_and_rejection_400() {
     let (sink, addr) = Sink::start().await;
     let adapter = Adapter::start(config_for(addr)).await;
