@@ -165,11 +165,20 @@ impl Pipeline {
         let mut prepared = Vec::with_capacity(series.len());
         {
             let types = self.metadata.view();
-            for (mut ts, declared) in series {
-                // Label records received in the hash's own encoding are hashed in place, and a
-                // set found valid before is not checked again.
-                let received = ts.raw_labels.map(labels::hash_encoded_labels);
-                let known = received.is_some_and(|hash| self.validated.contains(hash));
+            // Label records received in the hash's own encoding are hashed in place, and a set
+            // found valid before is not checked again. The set is looked up in a loop of its own:
+            // the lookups do not depend on each other, so their cache misses overlap.
+            let received: Vec<_> = series
+                .iter()
+                .map(|(ts, _)| ts.raw_labels.map(labels::hash_encoded_labels))
+                .collect();
+            let known: Vec<_> = received
+                .iter()
+                .map(|hash| hash.is_some_and(|hash| self.validated.contains(hash)))
+                .collect();
+            for (((mut ts, declared), received), known) in
+                series.into_iter().zip(received).zip(known)
+            {
                 let relabelled = if known {
                     false
                 } else {
