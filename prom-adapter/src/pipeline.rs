@@ -275,7 +275,7 @@ impl Pipeline {
     ) -> Result<Vec<Part>, Error> {
         let mine = || prepared.iter().filter(|p| p.shard % groups == group);
         // One sample per series is the usual shape of a request.
-        let mut inputs = Vec::new();
+        let mut inputs = Vec::with_capacity(prepared.len().div_ceil(groups));
         let ranges: Vec<_> = mine()
             .map(|p| {
                 p.kind.map(|kind| {

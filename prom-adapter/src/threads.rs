@@ -11,13 +11,11 @@ use crate::Error;
 /// The helper threads that score the further parts of large requests.
 pub struct ScoringThreads {
     helpers: Option<rayon::ThreadPool>,
-    count: usize,
 }
 
 impl ScoringThreads {
     /// `count` scoring threads (at least one); `count - 1` helper threads are started.
     pub fn new(count: usize) -> Result<Self, Error> {
-        let count = count.max(1);
         let helpers = (count > 1)
             .then(|| {
                 rayon::ThreadPoolBuilder::new()
@@ -27,12 +25,14 @@ impl ScoringThreads {
             })
             .transpose()
             .map_err(|e| Error::Internal(format!("cannot start the scoring threads: {e}")))?;
-        Ok(Self { helpers, count })
+        Ok(Self { helpers })
     }
 
     /// Number of threads a request can be scored on (its own and the helpers).
     pub fn count(&self) -> usize {
-        self.count
+        self.helpers
+            .as_ref()
+            .map_or(1, |pool| pool.current_num_threads() + 1)
     }
 
     /// Runs `work(0)` to `work(parts - 1)` and returns their results in that order: part 0 on the

@@ -143,11 +143,12 @@ fn decode_series<'a>(
             1 => {
                 let (label, usual) = decode_label(body)?;
                 let consumed = field_start - buf.len();
-                canonical_labels = canonical_labels.filter(|&end| {
-                    // One key byte, one length byte, then the usual body: the series hash's encoding.
-                    usual && end == start.len() - field_start && consumed == 2 + body.len()
-                });
-                canonical_labels = canonical_labels.map(|end| end + consumed);
+                canonical_labels = canonical_labels
+                    .filter(|&end| {
+                        // One key byte, one length byte, then the usual body: the series hash's encoding.
+                        usual && end == start.len() - field_start && consumed == 2 + body.len()
+                    })
+                    .map(|end| end + consumed);
                 labels.push(label);
             }
             2 => series.samples.push(decode_sample(body).map_err(text)?),
@@ -363,8 +364,6 @@ mod tests {
         }
     }
 
-    /// Decodes `request` with prost and with the view decoder and panics unless both accept it
-    /// with the same series or both reject it; says whether it was accepted.
     /// The series hash from the received label bytes where the view has them.
     fn hash_in_place(series: &SeriesView<'_>) -> u64 {
         series.raw_labels.map_or_else(
@@ -373,6 +372,8 @@ mod tests {
         )
     }
 
+    /// Decodes `request` with prost and with the view decoder and panics unless both accept it
+    /// with the same series or both reject it; says whether it was accepted.
     fn assert_decoders_agree(request: &[u8]) -> bool {
         match (WriteRequest::decode(request), decode_v1(request)) {
             (Ok(theirs), Ok(ours)) => {

@@ -23,6 +23,13 @@ fn request(series: Vec<v1::TimeSeries>) -> WriteRequest {
     }
 }
 
+/// Posts a 1.0 request that must be refused with 400 and returns the error body.
+async fn refused(adapter: &Adapter, request: &WriteRequest) -> String {
+    let response = post(&adapter.url(), V1_CONTENT_TYPE, snappy(request)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    response.text().await.expect("body")
+}
+
 #[tokio::test]
 async fn valid_v1_request_forwards_originals_and_scores() {
     let (sink, addr) = Sink::start().await;
@@ -140,15 +147,16 @@ async fn corrupt_bodies_get_400_and_oversized_ones_413() {
 async fn partial_batch_forwards_valid_series_and_answers_400_naming_the_bad_ones() {
     let (sink, addr) = Sink::start().await;
     let adapter = Adapter::start(config_for(addr)).await;
-    let body = snappy(&request(vec![
-        wave("good_metric", "a", 0, 2),
-        series(&[("job", "no-name")], &[(0, 1.0)]),
-        series(&[("__name__", "dup"), ("a", "1"), ("a", "2")], &[(0, 1.0)]),
-        series(&[("__name__", "bad"), ("", "x")], &[(0, 1.0)]),
-    ]));
-    let response = post(&adapter.url(), V1_CONTENT_TYPE, body).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let text = response.text().await.expect("body");
+    let text = refused(
+        &adapter,
+        &request(vec![
+            wave("good_metric", "a", 0, 2),
+            series(&[("job", "no-name")], &[(0, 1.0)]),
+            series(&[("__name__", "dup"), ("a", "1"), ("a", "2")], &[(0, 1.0)]),
+            series(&[("__name__", "bad"), ("", "x")], &[(0, 1.0)]),
+        ]),
+    )
+    .await;
     assert!(text.contains("3 series rejected"), "{text}");
     assert!(text.contains("no metric name"), "{text}");
     assert!(text.contains("duplicate label name `a`"), "{text}");
@@ -172,20 +180,21 @@ async fn series_seen_before_are_delivered_again_and_invalid_variants_still_refus
         assert_eq!(response.status(), StatusCode::NO_CONTENT, "round {t}");
     }
     // The remembered series beside variants of it that fail the checks.
-    let body = snappy(&request(vec![
-        good(3_000),
-        series(
-            &[("__name__", "seen"), ("job", "a"), ("job", "b")],
-            &[(3_000, 1.0)],
-        ),
-        series(
-            &[("__name__", "seen"), ("job", "a"), ("9x", "b")],
-            &[(3_000, 1.0)],
-        ),
-    ]));
-    let response = post(&adapter.url(), V1_CONTENT_TYPE, body).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let text = response.text().await.expect("body");
+    let text = refused(
+        &adapter,
+        &request(vec![
+            good(3_000),
+            series(
+                &[("__name__", "seen"), ("job", "a"), ("job", "b")],
+                &[(3_000, 1.0)],
+            ),
+            series(
+                &[("__name__", "seen"), ("job", "a"), ("9x", "b")],
+                &[(3_000, 1.0)],
+            ),
+        ]),
+    )
+    .await;
     assert!(text.contains("2 series rejected"), "{text}");
     assert!(text.contains("duplicate label name `job`"), "{text}");
     assert!(text.contains("invalid label name `9x`"), "{text}");
