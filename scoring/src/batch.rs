@@ -8,13 +8,22 @@ use crate::{Error, Model, Scored};
 /// Normalised inputs beyond this magnitude are clipped before they reach the model.
 const INPUT_CLIP: f64 = 1e6;
 
+/// Where a series' state is kept in the streaming scorer.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Position {
+    /// Series hash.
+    pub(crate) series: u64,
+    /// Entry of the series in its shard (see `Shard::at`).
+    pub(crate) entry: u32,
+}
+
 /// Which sample a queued window belongs to, and what its final score needs after inference.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Queued {
     /// Index of the sample in the caller's input.
     pub(crate) index: usize,
-    /// Series hash, to find its state again.
-    pub(crate) series: u64,
+    /// Where the series' state is, to find it again.
+    pub(crate) at: Position,
     /// Retry slot of the value in its series (see `SeriesState::finish`).
     pub(crate) slot: usize,
     /// The other detectors' score for a new value; `None` for a repeat.

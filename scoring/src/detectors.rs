@@ -362,6 +362,16 @@ pub(crate) struct Detectors {
 }
 
 impl Detectors {
+    /// Reads a word of each detector (see `SeriesState::touch`).
+    pub(crate) fn touch(&self) -> u32 {
+        self.model.count
+            ^ self.range.count
+            ^ self.profile.likelihood.count
+            ^ self.profile.levels[0].to_bits()
+            ^ self.step.count
+            ^ self.flat.run.to_bits()
+    }
+
     /// Feeds a new value to the detectors that do not need the model; returns their score.
     /// `previous` is the time and value fed before it, if any (kept by the series).
     pub(crate) fn observe(

@@ -27,6 +27,7 @@ pub mod nab;
 mod robust;
 mod scorer;
 mod series;
+mod shard;
 
 pub use error::Error;
 pub use model::{Model, ModelInfo};

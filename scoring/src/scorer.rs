@@ -1,16 +1,15 @@
 //! The streaming scorer: per-series state for many series, shared by concurrent requests.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
-use crate::batch::{Batch, Queued};
+use crate::batch::{Batch, Position, Queued};
 use crate::series::{Observation, SeriesState, Skip, is_stale_marker};
+use crate::shard::Shard;
 use crate::{Error, Model, Scored, SeriesKind};
 
 /// Number of independently locked shards of the series map.
@@ -56,28 +55,54 @@ impl Default for ScorerConfig {
     }
 }
 
-/// Passes series hashes through unchanged: the keys are already well-mixed hashes.
-#[derive(Default)]
-struct IdentityHasher(u64);
+/// The shard of a series: middle bits, as the index uses the low bits (bucket) and the top
+/// bits (tag) of the hash.
+fn shard_of(series: u64) -> usize {
+    ((series >> 32) as usize) % SHARDS
+}
 
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
+/// Input indices grouped by shard, in input order within each shard (so the samples of a series
+/// keep their order).
+#[derive(Default)]
+struct ShardOrder {
+    /// Where each shard's indices start in `indices`; the last entry is the end.
+    starts: Vec<u32>,
+    indices: Vec<u32>,
+}
+
+impl ShardOrder {
+    /// Groups the indices of `inputs` by shard (a counting sort).
+    fn arrange(&mut self, inputs: &[Input]) {
+        self.starts.clear();
+        self.starts.resize(SHARDS + 1, 0);
+        for input in inputs {
+            self.starts[shard_of(input.series) + 1] += 1;
+        }
+        for shard in 0..SHARDS {
+            self.starts[shard + 1] += self.starts[shard];
+        }
+        self.indices.clear();
+        self.indices.resize(inputs.len(), 0);
+        let mut next = self.starts.clone();
+        for (index, input) in inputs.iter().enumerate() {
+            let slot = &mut next[shard_of(input.series)];
+            self.indices[*slot as usize] = index as u32;
+            *slot += 1;
         }
     }
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
+
+    /// Each shard with inputs, and their indices.
+    fn groups(&self) -> impl Iterator<Item = (usize, &[u32])> {
+        self.starts
+            .windows(2)
+            .map(|range| &self.indices[range[0] as usize..range[1] as usize])
+            .enumerate()
+            .filter(|(_, indices)| !indices.is_empty())
     }
 }
 
-type Shard = HashMap<u64, SeriesState, BuildHasherDefault<IdentityHasher>>;
-
 thread_local! {
-    static BATCH: RefCell<Batch> = RefCell::new(Batch::default());
+    static WORK: RefCell<(Batch, ShardOrder)> = RefCell::default();
 }
 
 /// Scores samples of many series as they stream, keeping each series' recent history.
@@ -126,17 +151,11 @@ impl Scorer {
 
     /// Approximate bytes of series state held (excluding hash-table slack).
     pub fn state_bytes(&self) -> usize {
-        self.active_series()
-            * (SeriesState::footprint(self.model.window()) + std::mem::size_of::<u64>())
+        self.active_series() * (SeriesState::footprint(self.model.window()) + Shard::OVERHEAD)
     }
 
     fn now(&self) -> u32 {
         u32::try_from(self.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
-    }
-
-    fn shard(&self, series: u64) -> &Mutex<Shard> {
-        // Middle bits: the map itself uses the low bits (bucket) and the top bits (tag).
-        &self.shards[((series >> 32) as usize) % SHARDS]
     }
 
     /// Scores `inputs` in order, replacing the contents of `outcomes` with one outcome per input.
@@ -145,27 +164,63 @@ impl Scorer {
     pub fn score(&self, inputs: &[Input], outcomes: &mut Vec<Outcome>) -> Result<(), Error> {
         outcomes.clear();
         outcomes.resize(inputs.len(), Outcome::Skipped(Skip::WarmingUp));
-        BATCH.with(|batch| {
-            let mut batch = batch.borrow_mut();
+        WORK.with(|work| {
+            let (batch, order) = &mut *work.borrow_mut();
             batch.clear();
+            order.arrange(inputs);
             let now = self.now();
-            for (index, input) in inputs.iter().enumerate() {
-                if let Some(skip) = self.observe(index, input, now, &mut batch) {
-                    outcomes[index] = Outcome::Skipped(skip);
+            // One lock per shard: a locked instruction waits for the loads before it, so locking
+            // per sample would also serialise the cache misses on the states of different series.
+            for (shard, indices) in order.groups() {
+                let mut shard = self.shards[shard].lock();
+                // Reading each state once first lets the misses of many series overlap.
+                let touched = indices
+                    .iter()
+                    .fold(0, |acc, &i| acc ^ shard.touch(inputs[i as usize].series));
+                std::hint::black_box(touched);
+                for &i in indices {
+                    let index = i as usize;
+                    if let Some(skip) = self.observe(&mut shard, index, &inputs[index], now, batch)
+                    {
+                        outcomes[index] = Outcome::Skipped(skip);
+                    }
                 }
             }
+            // Queued samples come grouped by shard: each shard is locked once more to finish them.
+            let mut locked: Option<(usize, MutexGuard<'_, Shard>)> = None;
             batch.run(&self.model, |queued, mut scored| {
-                scored.score = self.finish(queued, scored.model_score);
+                let wanted = shard_of(queued.at.series);
+                if locked.as_ref().is_none_or(|(held, _)| *held != wanted) {
+                    // Released before the next is taken: one shard lock at a time, never two.
+                    locked = None;
+                    locked = Some((wanted, self.shards[wanted].lock()));
+                }
+                if let Some((_, shard)) = locked.as_mut() {
+                    scored.score = match shard.at(queued.at.entry, queued.at.series) {
+                        Some(state) => {
+                            state.finish(queued.slot, queued.context, scored.model_score)
+                        }
+                        // The series' state went away within the request (a staleness marker).
+                        None => scored.model_score,
+                    };
+                }
                 outcomes[queued.index] = Outcome::Scored(scored)
             })
         })
     }
 
-    /// Applies one input to its series; queues it in `batch` or says why it is skipped.
-    fn observe(&self, index: usize, input: &Input, now: u32, batch: &mut Batch) -> Option<Skip> {
-        let mut shard = self.shard(input.series).lock();
+    /// Applies one input to its series in its locked `shard`; queues it in `batch` or says why it
+    /// is skipped.
+    fn observe(
+        &self,
+        shard: &mut Shard,
+        index: usize,
+        input: &Input,
+        now: u32,
+        batch: &mut Batch,
+    ) -> Option<Skip> {
         if is_stale_marker(input.value) {
-            if shard.remove(&input.series).is_some() {
+            if shard.remove(input.series) {
                 self.series.fetch_sub(1, Ordering::Relaxed);
             }
             return Some(Skip::Stale);
@@ -174,20 +229,18 @@ impl Scorer {
             return Some(Skip::NonFinite);
         }
         let window = self.model.window();
-        let state = match shard.get_mut(&input.series) {
-            Some(state) if state.kind == input.kind => state,
-            Some(state) => {
+        let (position, state) = match shard.get(input.series) {
+            Some((position, state)) if state.kind == input.kind => (position, state),
+            Some((position, state)) => {
                 *state = SeriesState::new(input.kind, window, now);
-                state
+                (position, state)
             }
             None => {
                 if self.series.load(Ordering::Relaxed) >= self.config.max_series {
                     return Some(Skip::SeriesLimit);
                 }
                 self.series.fetch_add(1, Ordering::Relaxed);
-                shard
-                    .entry(input.series)
-                    .or_insert_with(|| SeriesState::new(input.kind, window, now))
+                shard.insert(input.series, SeriesState::new(input.kind, window, now))
             }
         };
         state.last_seen = now;
@@ -196,17 +249,11 @@ impl Scorer {
             input.value,
             self.model.info().min_history,
         );
-        queue(batch, state, observation, index, input.series, window)
-    }
-
-    /// The final score of a sample once the model scored it (see `SeriesState::finish`). A series
-    /// whose state went away within the request (a staleness marker) keeps the model's score.
-    fn finish(&self, queued: &Queued, model_score: f64) -> f64 {
-        let mut shard = self.shard(queued.series).lock();
-        match shard.get_mut(&queued.series) {
-            Some(state) => state.finish(queued.slot, queued.context, model_score),
-            None => model_score,
-        }
+        let at = Position {
+            series: input.series,
+            entry: position,
+        };
+        queue(batch, state, observation, index, at, window)
     }
 
     /// Forgets series not updated within the idle timeout; returns how many were removed.
@@ -215,10 +262,9 @@ impl Scorer {
         let timeout = u32::try_from(self.config.idle_timeout.as_secs()).unwrap_or(u32::MAX);
         let mut removed = 0;
         for shard in self.shards.iter() {
-            let mut shard = shard.lock();
-            let before = shard.len();
-            shard.retain(|_, state| now.saturating_sub(state.last_seen) < timeout);
-            removed += before - shard.len();
+            removed += shard
+                .lock()
+                .retain(|state| now.saturating_sub(state.last_seen) < timeout);
         }
         self.series.fetch_sub(removed, Ordering::Relaxed);
         removed
@@ -250,7 +296,14 @@ pub fn score_series(
             continue;
         }
         let observation = state.observe(timestamp, value, min_history);
-        queue(&mut batch, &state, observation, index, 0, window);
+        queue(
+            &mut batch,
+            &state,
+            observation,
+            index,
+            Position::default(),
+            window,
+        );
     }
     debug_assert!(batch.len() <= points.len());
     finish_offline(&mut batch, model, &mut state, &mut out)?;
@@ -263,7 +316,7 @@ fn queue(
     state: &SeriesState,
     observation: Observation,
     index: usize,
-    series: u64,
+    at: Position,
     window: usize,
 ) -> Option<Skip> {
     match observation {
@@ -276,7 +329,7 @@ fn queue(
         } => {
             let queued = Queued {
                 index,
-                series,
+                at,
                 slot,
                 context,
             };
@@ -299,4 +352,39 @@ fn finish_offline(
     })?;
     batch.clear();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_grouped_by_shard_in_their_order() {
+        let inputs: Vec<Input> = (0..500u64)
+            .map(|i| Input {
+                series: (i % 37).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                kind: SeriesKind::Gauge,
+                timestamp_ms: i as i64,
+                value: 0.0,
+            })
+            .collect();
+        let mut order = ShardOrder::default();
+        order.arrange(&inputs);
+        let mut seen = Vec::new();
+        for (shard, indices) in order.groups() {
+            assert!(!indices.is_empty());
+            assert!(
+                indices.windows(2).all(|pair| pair[0] < pair[1]),
+                "in input order"
+            );
+            assert!(
+                indices
+                    .iter()
+                    .all(|&i| shard_of(inputs[i as usize].series) == shard)
+            );
+            seen.extend_from_slice(indices);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..500).collect::<Vec<u32>>(), "every input once");
+    }
 }

@@ -149,6 +149,18 @@ impl SeriesState {
             + (window + RETRY_HORIZON) * std::mem::size_of::<f64>()
     }
 
+    /// Reads a word of each cache line of the value ring and a few of the history (see
+    /// `Shard::touch`).
+    pub(crate) fn touch(&self) -> u64 {
+        let values = self
+            .values
+            .iter()
+            .step_by(8)
+            .fold(0, |acc, v| acc ^ v.to_bits());
+        let history = &*self.history;
+        values ^ history.times[0] as u64 ^ u64::from(history.detectors.touch())
+    }
+
     fn capacity(&self) -> usize {
         self.values.len()
     }
