@@ -29,8 +29,21 @@ const MIN_SPLIT_SAMPLES: usize = 512;
 /// Decompressed requests larger than this get a buffer of their own, not kept for the next.
 const MAX_KEPT_BUFFER: usize = 8 << 20;
 
+/// Samples a scoring part's kept buffers may hold; a larger part's buffers are dropped after it.
+const MAX_KEPT_SAMPLES: usize = 1 << 16;
+
 thread_local! {
     static DECOMPRESSED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCORING: std::cell::RefCell<ScoringBuffers> = std::cell::RefCell::default();
+}
+
+/// The buffers of one scoring part, kept for the thread's next part: allocating them afresh for
+/// each request took fresh memory from the system again and again.
+#[derive(Default)]
+struct ScoringBuffers {
+    inputs: Vec<Input>,
+    ranges: Vec<Option<std::ops::Range<usize>>>,
+    outcomes: Vec<Outcome>,
 }
 
 /// Counts of what a request carried and what was accepted (reported in 2.0 response headers).
@@ -274,10 +287,23 @@ impl Pipeline {
         metadata: &[v1::MetricMetadata],
     ) -> Result<Vec<Part>, Error> {
         let mine = || prepared.iter().filter(|p| p.shard % groups == group);
-        // One sample per series is the usual shape of a request.
-        let mut inputs = Vec::with_capacity(prepared.len().div_ceil(groups));
-        let ranges: Vec<_> = mine()
-            .map(|p| {
+        SCORING.with(|kept| {
+            // A thread scores one part at a time; if it ever held its buffers already, it uses
+            // fresh ones.
+            let mut held = kept.try_borrow_mut();
+            let mut fresh = ScoringBuffers::default();
+            let buffers = match held.as_deref_mut() {
+                Ok(kept) => kept,
+                Err(_) => &mut fresh,
+            };
+            let ScoringBuffers {
+                inputs,
+                ranges,
+                outcomes,
+            } = buffers;
+            inputs.clear();
+            ranges.clear();
+            ranges.extend(mine().map(|p| {
                 p.kind.map(|kind| {
                     let start = inputs.len();
                     inputs.extend(p.series.samples.iter().map(|s| Input {
@@ -288,14 +314,26 @@ impl Pipeline {
                     }));
                     start..inputs.len()
                 })
-            })
-            .collect();
-        let mut outcomes = Vec::new();
-        self.scorer
-            .score(&inputs, &mut outcomes)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        self.count_outcomes(&outcomes);
-        self.encode(mine().zip(ranges), &outcomes, group, groups, metadata)
+            }));
+            let parts = self
+                .scorer
+                .score(inputs, outcomes)
+                .map_err(|e| Error::Internal(e.to_string()))
+                .and_then(|()| {
+                    self.count_outcomes(outcomes);
+                    self.encode(
+                        mine().zip(ranges.drain(..)),
+                        outcomes,
+                        group,
+                        groups,
+                        metadata,
+                    )
+                });
+            if inputs.capacity() > MAX_KEPT_SAMPLES {
+                *buffers = ScoringBuffers::default();
+            }
+            parts
+        })
     }
 
     fn count_outcomes(&self, outcomes: &[Outcome]) {

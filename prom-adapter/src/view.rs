@@ -85,7 +85,10 @@ impl<'a> SeriesView<'a> {
 }
 
 fn decode_request(mut buf: &[u8]) -> Result<RequestView<'_>, String> {
-    let mut request = RequestView::default();
+    let mut request = RequestView {
+        series: Vec::with_capacity(count_series(buf)),
+        metadata: Vec::new(),
+    };
     let mut labels = Vec::new();
     while !buf.is_empty() {
         let record_start = buf;
@@ -113,6 +116,27 @@ fn decode_request(mut buf: &[u8]) -> Result<RequestView<'_>, String> {
 
 /// Decodes one `TimeSeries`; `labels` is scratch space, so the series' own label list is
 /// allocated once at its final size.
+/// How many `timeseries` records the request seems to hold, to size the list of series once
+/// (a request's list is large; growing it in steps copies it and takes fresh memory each time).
+/// Stops counting at the first record it cannot step over; decoding reports that.
+fn count_series(mut buf: &[u8]) -> usize {
+    let mut count = 0;
+    while !buf.is_empty() {
+        let Ok((tag, wire_type)) = key(&mut buf) else {
+            break;
+        };
+        let stepped = match wire_type {
+            WireType::LengthDelimited => take_delimited(&mut buf).map(|_| ()),
+            _ => skip(wire_type, tag, &mut buf),
+        };
+        if stepped.is_err() {
+            break;
+        }
+        count += usize::from(tag == 1 && wire_type == WireType::LengthDelimited);
+    }
+    count
+}
+
 fn decode_series<'a>(
     mut buf: &'a [u8],
     record: &'a [u8],
