@@ -288,8 +288,8 @@ impl Pipeline {
     ) -> Result<Vec<Part>, Error> {
         let mine = || prepared.iter().filter(|p| p.shard % groups == group);
         SCORING.with(|kept| {
-            // A thread scores one part at a time; if it ever held its buffers already, it uses
-            // fresh ones.
+            // A thread scores one part at a time; should its buffers ever be in use already,
+            // the part gets fresh ones.
             let mut held = kept.try_borrow_mut();
             let mut fresh = ScoringBuffers::default();
             let buffers = match held.as_deref_mut() {

@@ -114,8 +114,6 @@ fn decode_request(mut buf: &[u8]) -> Result<RequestView<'_>, String> {
     Ok(request)
 }
 
-/// Decodes one `TimeSeries`; `labels` is scratch space, so the series' own label list is
-/// allocated once at its final size.
 /// How many `timeseries` records the request seems to hold, to size the list of series once
 /// (a request's list is large; growing it in steps copies it and takes fresh memory each time).
 /// Stops counting at the first record it cannot step over; decoding reports that.
@@ -137,6 +135,8 @@ fn count_series(mut buf: &[u8]) -> usize {
     count
 }
 
+/// Decodes one `TimeSeries`; `labels` is scratch space, so the series' own label list is
+/// allocated once at its final size.
 fn decode_series<'a>(
     mut buf: &'a [u8],
     record: &'a [u8],

@@ -83,7 +83,8 @@ impl ShardOrder {
         }
         self.indices.clear();
         self.indices.resize(inputs.len(), 0);
-        let mut next = self.starts.clone();
+        let mut next = [0u32; SHARDS];
+        next.copy_from_slice(&self.starts[..SHARDS]);
         for (index, input) in inputs.iter().enumerate() {
             let slot = &mut next[shard_of(input.series)];
             self.indices[*slot as usize] = index as u32;
