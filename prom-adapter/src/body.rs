@@ -8,6 +8,9 @@
 //! compressing block-aligned pieces separately and concatenating the results gives the bytes that
 //! compressing the whole would give; and a decoder accepts any concatenation of compressed pieces
 //! under one length header.
+//!
+//! A received request body joins the same way: its original series are forwarded in the bytes
+//! they arrived in, without compressing them again.
 
 use std::cell::RefCell;
 
@@ -118,7 +121,7 @@ impl BodyWriter {
     pub fn finish(mut self) -> Result<CompressedBody, Error> {
         compress_blocks(&self.pending, &mut self.compressed)?;
         Ok(CompressedBody {
-            data: self.compressed,
+            bytes: Stored::Written(self.compressed),
             raw_len: self.compressed_len + self.pending.len(),
         })
     }
@@ -127,16 +130,24 @@ impl BodyWriter {
 /// A compressed body, or part of one: joined with others, it becomes one downstream request.
 #[derive(Debug)]
 pub struct CompressedBody {
-    /// `HEADER_ROOM` bytes, then the compressed bytes.
-    data: Vec<u8>,
+    bytes: Stored,
     /// Length of the uncompressed records.
     raw_len: usize,
+}
+
+/// Where a body's compressed bytes are.
+#[derive(Debug)]
+enum Stored {
+    /// Written here: `HEADER_ROOM` bytes, then the compressed bytes.
+    Written(Vec<u8>),
+    /// A request body as received: its length header, then its compressed bytes from `ops`.
+    Received { body: Bytes, ops: usize },
 }
 
 impl Default for CompressedBody {
     fn default() -> Self {
         Self {
-            data: vec![0; HEADER_ROOM],
+            bytes: Stored::Written(vec![0; HEADER_ROOM]),
             raw_len: 0,
         }
     }
@@ -150,36 +161,91 @@ impl CompressedBody {
         writer.finish()
     }
 
+    /// A received snappy block-format body, kept as it is. The caller has decompressed it
+    /// successfully, so its copies stay within its own bytes and it joins with others as is;
+    /// `None` when its length header cannot be read.
+    pub fn received(body: Bytes) -> Option<Self> {
+        let (raw_len, ops) = read_varint(&body)?;
+        Some(Self {
+            bytes: Stored::Received { body, ops },
+            raw_len: usize::try_from(raw_len).ok()?,
+        })
+    }
+
+    /// A body of snappy elements written elsewhere (no length header) that decompress to
+    /// `raw_len` bytes.
+    pub(crate) fn from_elements(elements: &[u8], raw_len: usize) -> Self {
+        let mut data = Vec::with_capacity(HEADER_ROOM + elements.len());
+        data.resize(HEADER_ROOM, 0);
+        data.extend_from_slice(elements);
+        Self {
+            bytes: Stored::Written(data),
+            raw_len,
+        }
+    }
+
     /// Length of the uncompressed records.
     pub fn raw_len(&self) -> usize {
         self.raw_len
     }
 
+    /// The compressed bytes, without the length header.
+    fn ops(&self) -> &[u8] {
+        match &self.bytes {
+            Stored::Written(data) => &data[HEADER_ROOM..],
+            Stored::Received { body, ops } => &body[*ops..],
+        }
+    }
+
     /// Length of the compressed bytes (without the length header).
     pub fn compressed_len(&self) -> usize {
-        self.data.len() - HEADER_ROOM
+        self.ops().len()
     }
 
     /// The snappy block-format body, without copying.
-    pub fn into_bytes(mut self) -> Bytes {
-        let start = put_varint_before(&mut self.data, HEADER_ROOM, self.raw_len as u64);
-        Bytes::from(self.data).slice(start..)
+    pub fn into_bytes(self) -> Bytes {
+        match self.bytes {
+            Stored::Written(mut data) => {
+                let start = put_varint_before(&mut data, HEADER_ROOM, self.raw_len as u64);
+                Bytes::from(data).slice(start..)
+            }
+            Stored::Received { body, .. } => body,
+        }
     }
 
     /// One snappy block-format body holding the records of all `bodies`, in order.
     pub fn join<'a>(bodies: impl IntoIterator<Item = &'a CompressedBody> + Clone) -> Bytes {
-        let (raw, compressed) = bodies
+        Self::joined(bodies).into_bytes()
+    }
+
+    /// One body holding the records of all `bodies`, in order.
+    pub fn joined<'a>(bodies: impl IntoIterator<Item = &'a CompressedBody> + Clone) -> Self {
+        let (raw_len, compressed) = bodies
             .clone()
             .into_iter()
             .fold((0, 0), |(r, c), b| (r + b.raw_len, c + b.compressed_len()));
-        let mut data = vec![0; HEADER_ROOM];
-        data.reserve(compressed);
+        let mut data = Vec::with_capacity(HEADER_ROOM + compressed);
+        data.resize(HEADER_ROOM, 0);
         for body in bodies {
-            data.extend_from_slice(&body.data[HEADER_ROOM..]);
+            data.extend_from_slice(body.ops());
         }
-        let start = put_varint_before(&mut data, HEADER_ROOM, raw as u64);
-        Bytes::from(data).slice(start..)
+        Self {
+            bytes: Stored::Written(data),
+            raw_len,
+        }
     }
+}
+
+/// Reads the varint at the start of `bytes`: its value and its length.
+fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, &byte) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(byte & 0x7f).checked_shl(7 * i as u32)?;
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -248,5 +314,30 @@ mod tests {
             decompress(&CompressedBody::default().into_bytes()),
             Vec::<u8>::new()
         );
+    }
+
+    #[test]
+    fn received_bodies_are_kept_as_they_are_and_join_with_written_ones() {
+        let first = records(1, 5_000);
+        let second = records(2, BLOCK + 300);
+        let sent = Bytes::from(
+            snap::raw::Encoder::new()
+                .compress_vec(&first)
+                .expect("compresses"),
+        );
+        let received = CompressedBody::received(sent.clone()).expect("a length header");
+        assert_eq!(received.raw_len(), first.len());
+        let written = CompressedBody::compress(&second).expect("compresses");
+        assert_eq!(
+            decompress(&CompressedBody::join([&written, &received, &written])),
+            [&second[..], &first, &second].concat()
+        );
+        assert_eq!(
+            received.into_bytes(),
+            sent,
+            "a lone received body is sent as it came"
+        );
+        assert!(CompressedBody::received(Bytes::from_static(&[0x80, 0x80])).is_none());
+        assert!(CompressedBody::received(Bytes::new()).is_none());
     }
 }

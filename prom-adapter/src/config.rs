@@ -157,10 +157,12 @@ pub struct DownstreamConfig {
     /// Timeout of one downstream request. Default `10s`.
     #[serde(default = "default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
-    /// Parallel ordered queues; a series always uses the same one. Default 4.
+    /// Parallel queues, each sending one request at a time; an encoded series always uses the
+    /// same one. Default 4.
     #[serde(default = "default_shards")]
     pub shards: usize,
-    /// Most samples per downstream request. Default 5000.
+    /// Queued chunks are joined into one downstream request up to this many samples; a request
+    /// forwarded whole is not split. Default 5000.
     #[serde(default = "default_max_samples_per_send")]
     pub max_samples_per_send: usize,
     /// Samples a queue may hold before requests are answered 503. Default 200000.

@@ -1,8 +1,10 @@
-//! Forwarding downstream by remote write 1.0 through sharded, ordered, bounded queues.
+//! Forwarding downstream by remote write 1.0 through sharded, bounded queues.
 //!
-//! A series always goes to the same shard and each shard sends one request at a time, so
-//! per-series order is kept. A remote-write request is answered only once every shard holding
-//! part of it has been acknowledged downstream: nothing is acknowledged that was not delivered.
+//! An encoded series always goes to the same shard, a request body forwarded whole to the shards
+//! in turn, and each shard sends one request at a time. A remote-write request is answered only
+//! once every shard holding part of it has been acknowledged downstream: nothing is acknowledged
+//! that was not delivered, and a sender that waits for the answer before sending a series' next
+//! samples (as Prometheus does) gets them delivered in order.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,6 +53,8 @@ struct Shard {
 /// The sharded forwarder.
 pub struct Forwarder {
     shards: Vec<Shard>,
+    /// The shard [`Forwarder::next_shard`] gives next.
+    next: std::sync::atomic::AtomicUsize,
     capacity: usize,
     metrics: Metrics,
 }
@@ -76,6 +80,7 @@ impl Forwarder {
             .collect();
         Ok(Self {
             shards,
+            next: Default::default(),
             capacity: config.queue_samples,
             metrics,
         })
@@ -89,6 +94,11 @@ impl Forwarder {
     /// The shard of a series.
     pub fn shard_of(&self, series_hash: u64) -> usize {
         (series_hash % self.shards.len() as u64) as usize
+    }
+
+    /// A shard for a part that holds whole requests rather than whole series: the shards in turn.
+    pub fn next_shard(&self) -> usize {
+        self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.shards.len()
     }
 
     /// Queues the parts and waits until all are delivered. Answers `Unavailable` at once when a

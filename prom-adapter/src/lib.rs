@@ -17,6 +17,7 @@
 
 pub mod body;
 pub mod config;
+pub mod copies;
 pub mod decode;
 #[cfg(test)]
 mod differential;

@@ -39,7 +39,8 @@ impl OutputKind {
         }
     }
 
-    fn value(self, scored: &Scored) -> f64 {
+    /// This output's value of a scored sample.
+    pub(crate) fn value(self, scored: &Scored) -> f64 {
         match self {
             Self::Score => scored.score,
             Self::Expected => scored.expected,
@@ -196,12 +197,14 @@ pub(crate) fn write_label_record(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 }
 
 /// A `TimeSeries.samples` record: key, length, value (fixed 64), timestamp (varint).
-struct SampleRecord {
-    bytes: [u8; 22],
-    len: usize,
+pub(crate) struct SampleRecord {
+    /// The record in its first `len` bytes.
+    pub(crate) bytes: [u8; 22],
+    pub(crate) len: usize,
 }
 
-fn sample_record(timestamp: i64, value: f64) -> SampleRecord {
+/// The sample record of `value` at `timestamp`.
+pub(crate) fn sample_record(timestamp: i64, value: f64) -> SampleRecord {
     let mut bytes = [0u8; 22];
     bytes[0] = key_byte(2, WireType::LengthDelimited);
     bytes[2] = key_byte(1, WireType::SixtyFourBit);

@@ -6,7 +6,8 @@ use bytes::Bytes;
 use omen_scoring::{Input, Outcome, Scorer, SeriesKind, Skip};
 
 use crate::Error;
-use crate::body::BodyWriter;
+use crate::body::{BodyWriter, CompressedBody};
+use crate::copies::{OutputCopies, SourceLabels};
 use crate::decode::{self, Protocol};
 use crate::forward::{Forwarder, Part};
 use crate::kinds::MetadataCache;
@@ -83,11 +84,38 @@ pub struct Pipeline {
     pub threads: ScoringThreads,
 }
 
+/// A 1.0 request as received: its body, and the body decompressed (which the views borrow).
+struct Received<'a> {
+    body: Bytes,
+    raw: &'a [u8],
+}
+
+/// How a request goes downstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Forwarding {
+    /// The received body whole, followed by the output series written as copies of the
+    /// originals' label records ([`OutputCopies`]).
+    Whole,
+    /// Originals and outputs encoded again, into the bodies of their series' shards.
+    Encoded,
+}
+
+/// What a group of shards turned into.
+enum Encoded {
+    /// One part per shard, originals and outputs.
+    Parts(Vec<Part>),
+    /// The output series of a request forwarded whole, and how many samples they hold.
+    Copies(OutputCopies, usize),
+}
+
 /// A validated series ready for scoring and forwarding.
 struct Prepared<'a> {
     series: SeriesView<'a>,
     /// Whether normalisation changed its labels (else its received bytes are forwarded).
     relabelled: bool,
+    /// Where its label records start in the decompressed request, when they are written as
+    /// [`SourceLabels`] requires.
+    labels_at: Option<usize>,
     hash: u64,
     /// Forwarding shard of the series.
     shard: usize,
@@ -102,7 +130,7 @@ type Processed = (Vec<Part>, Written, Option<Error>);
 impl Pipeline {
     /// Handles one request body; on error, `Written` still says what was accepted.
     pub async fn write(&self, protocol: Protocol, body: Bytes) -> (Written, Result<(), Error>) {
-        let processed = self.decode_and_process(protocol, &body);
+        let processed = self.decode_and_process(protocol, body);
         let (parts, written, problems) = match processed {
             Ok(processed) => processed,
             Err(error) => return (Written::default(), Err(error)),
@@ -120,12 +148,12 @@ impl Pipeline {
     }
 
     /// Decompresses, decodes and processes a body.
-    fn decode_and_process(&self, protocol: Protocol, body: &[u8]) -> Result<Processed, Error> {
+    fn decode_and_process(&self, protocol: Protocol, body: Bytes) -> Result<Processed, Error> {
         // The request is viewed in place in a per-thread buffer reused from request to request
         // (the views end before the caller awaits anything; helper threads never take requests).
         DECOMPRESSED.with_borrow_mut(|raw| {
             let processed =
-                decode::decompress_into(body, self.max_decoded_bytes, raw).and_then(|raw| {
+                decode::decompress_into(&body, self.max_decoded_bytes, raw).and_then(|raw| {
                     let (series, metadata) = match protocol {
                         Protocol::V1 => view::decode_v1(raw).map(|request| {
                             let series = request
@@ -138,7 +166,9 @@ impl Pipeline {
                         Protocol::V2 => view_v2::decode_v2(raw).map(|series| (series, Vec::new())),
                     }
                     .inspect_err(|error| self.count_error(error, stage::DECODE))?;
-                    self.process(protocol, series, metadata)
+                    let received = (protocol == Protocol::V1 && !raw.is_empty())
+                        .then_some(Received { body, raw });
+                    self.process(protocol, series, metadata, received)
                         .inspect_err(|error| self.count_error(error, stage::SCORE))
                 });
             if raw.capacity() > MAX_KEPT_BUFFER {
@@ -156,11 +186,15 @@ impl Pipeline {
     }
 
     /// Validates, then scores and encodes, a large request in parts on several threads.
+    ///
+    /// When every series of a 1.0 request (`received`) is accepted as it came, the body itself
+    /// is forwarded for the originals, followed by the output series as copies of their labels.
     fn process(
         &self,
         protocol: Protocol,
         series: Vec<(SeriesView<'_>, MetricType)>,
         metadata: Vec<v1::MetricMetadata>,
+        received: Option<Received<'_>>,
     ) -> Result<Processed, Error> {
         if !metadata.is_empty() {
             let families = self.metadata.learn(metadata.iter().map(|m| {
@@ -175,22 +209,23 @@ impl Pipeline {
         let mut rejected = 0usize;
         let mut written = Written::default();
         let mut scored_samples = 0usize;
+        let mut relabelled_any = false;
         let mut prepared = Vec::with_capacity(series.len());
         {
             let types = self.metadata.view();
             // Label records received in the hash's own encoding are hashed in place, and a set
             // found valid before is not checked again. The set is looked up in a loop of its own:
             // the lookups do not depend on each other, so their cache misses overlap.
-            let received: Vec<_> = series
+            let in_place: Vec<_> = series
                 .iter()
                 .map(|(ts, _)| ts.raw_labels.map(labels::hash_encoded_labels))
                 .collect();
-            let known: Vec<_> = received
+            let known: Vec<_> = in_place
                 .iter()
                 .map(|hash| hash.is_some_and(|hash| self.validated.contains(hash)))
                 .collect();
-            for (((mut ts, declared), received), known) in
-                series.into_iter().zip(received).zip(known)
+            for (((mut ts, declared), in_place), known) in
+                series.into_iter().zip(in_place).zip(known)
             {
                 let relabelled = if known {
                     false
@@ -206,7 +241,8 @@ impl Pipeline {
                         }
                     }
                 };
-                let hash = match (relabelled, received) {
+                relabelled_any |= relabelled;
+                let hash = match (relabelled, in_place) {
                     (false, Some(hash)) => {
                         if !known {
                             self.validated.insert(hash);
@@ -227,9 +263,11 @@ impl Pipeline {
                         self.counter_suffixes,
                     )
                 });
+                let labels_at = received_at(received.as_ref(), ts.raw_labels);
                 prepared.push(Prepared {
                     series: ts,
                     relabelled,
+                    labels_at,
                     hash,
                     shard: self.forwarder.shard_of(hash),
                     kind,
@@ -247,18 +285,59 @@ impl Pipeline {
             .exemplars_received
             .inc_by(written.exemplars as u64);
 
+        let whole = received
+            .filter(|_| {
+                rejected == 0
+                    && !relabelled_any
+                    && prepared
+                        .iter()
+                        .all(|p| p.kind.is_none() || p.labels_at.is_some())
+            })
+            .and_then(|received| CompressedBody::received(received.body));
+        let forwarding = if whole.is_some() {
+            Forwarding::Whole
+        } else {
+            Forwarding::Encoded
+        };
         // Parts are unions of whole shards, so a series is scored by one thread, its samples in order.
         let groups = if scored_samples >= MIN_SPLIT_SAMPLES {
             self.threads.count().min(self.forwarder.shard_count())
         } else {
             1
         };
-        let mut parts = Vec::with_capacity(self.forwarder.shard_count());
-        for group in self.threads.split(groups, |group| {
+        let encoded = self.threads.split(groups, |group| {
             let metadata: &[v1::MetricMetadata] = if group == 0 { &metadata } else { &[] };
-            self.score_and_encode(&prepared, group, groups, metadata)
-        }) {
-            parts.extend(group?);
+            self.score_and_encode(&prepared, group, groups, forwarding, metadata)
+        });
+        let mut parts = Vec::with_capacity(self.forwarder.shard_count());
+        match whole {
+            None => {
+                for group in encoded {
+                    if let Encoded::Parts(group) = group? {
+                        parts.extend(group);
+                    }
+                }
+            }
+            Some(received) => {
+                let originals = written.samples + written.histograms;
+                let mut samples = originals;
+                let mut start = received.raw_len();
+                let mut bodies = vec![received];
+                for group in encoded {
+                    if let Encoded::Copies(copies, outputs) = group? {
+                        let len = copies.raw_len();
+                        bodies.push(copies.finish(start)?);
+                        start += len;
+                        samples += outputs;
+                    }
+                }
+                parts.push(Part {
+                    shard: self.forwarder.next_shard(),
+                    body: CompressedBody::joined(&bodies),
+                    samples,
+                    originals,
+                });
+            }
         }
         parts.sort_unstable_by_key(|part| part.shard);
         let problem = (rejected > 0).then(|| {
@@ -284,8 +363,9 @@ impl Pipeline {
         prepared: &[Prepared<'_>],
         group: usize,
         groups: usize,
+        forwarding: Forwarding,
         metadata: &[v1::MetricMetadata],
-    ) -> Result<Vec<Part>, Error> {
+    ) -> Result<Encoded, Error> {
         let mine = || prepared.iter().filter(|p| p.shard % groups == group);
         SCORING.with(|kept| {
             // A thread scores one part at a time; should its buffers ever be in use already,
@@ -321,13 +401,13 @@ impl Pipeline {
                 .map_err(|e| Error::Internal(e.to_string()))
                 .and_then(|()| {
                     self.count_outcomes(outcomes);
-                    self.encode(
-                        mine().zip(ranges.drain(..)),
-                        outcomes,
-                        group,
-                        groups,
-                        metadata,
-                    )
+                    let series = mine().zip(ranges.drain(..));
+                    match forwarding {
+                        Forwarding::Whole => self.encode_copies(series, outcomes),
+                        Forwarding::Encoded => self
+                            .encode(series, outcomes, group, groups, metadata)
+                            .map(Encoded::Parts),
+                    }
                 });
             if inputs.capacity() > MAX_KEPT_SAMPLES {
                 *buffers = ScoringBuffers::default();
@@ -390,20 +470,7 @@ impl Pipeline {
                 *originals += original;
             }
             if let Some(range) = range {
-                points.clear();
-                for (sample, outcome) in p.series.samples.iter().zip(&outcomes[range]) {
-                    match outcome {
-                        Outcome::Scored(scored) => points.push(OutputPoint {
-                            timestamp: sample.timestamp,
-                            scored: Some(*scored),
-                        }),
-                        Outcome::Skipped(Skip::Stale) => points.push(OutputPoint {
-                            timestamp: sample.timestamp,
-                            scored: None,
-                        }),
-                        Outcome::Skipped(_) => {}
-                    }
-                }
+                output_points(p, &outcomes[range], &mut points);
                 *samples += writer.write(body.records(), &p.series.labels, &self.outputs, &points);
             }
             body.compress_full_blocks()?;
@@ -426,4 +493,55 @@ impl Pipeline {
         }
         Ok(parts)
     }
+
+    /// Writes the outputs of one group's scored series as copies of their label records,
+    /// which the received body holds.
+    fn encode_copies<'p>(
+        &self,
+        series: impl Iterator<Item = (&'p Prepared<'p>, Option<std::ops::Range<usize>>)>,
+        outcomes: &[Outcome],
+    ) -> Result<Encoded, Error> {
+        let mut copies = OutputCopies::default();
+        let mut samples = 0;
+        let mut points = Vec::new();
+        for (p, range) in series {
+            let (Some(range), Some(at), Some(records)) = (range, p.labels_at, p.series.raw_labels)
+            else {
+                continue;
+            };
+            output_points(p, &outcomes[range], &mut points);
+            samples += copies
+                .write(SourceLabels { records, at }, &self.outputs, &points)
+                .ok_or_else(|| {
+                    Error::Internal("label records not as the view decoder wrote them".into())
+                })?;
+        }
+        Ok(Encoded::Copies(copies, samples))
+    }
+}
+
+/// The output points of a scored series: one per scored sample, and a staleness marker per
+/// stale one.
+fn output_points(p: &Prepared<'_>, outcomes: &[Outcome], points: &mut Vec<OutputPoint>) {
+    points.clear();
+    for (sample, outcome) in p.series.samples.iter().zip(outcomes) {
+        match outcome {
+            Outcome::Scored(scored) => points.push(OutputPoint {
+                timestamp: sample.timestamp,
+                scored: Some(*scored),
+            }),
+            Outcome::Skipped(Skip::Stale) => points.push(OutputPoint {
+                timestamp: sample.timestamp,
+                scored: None,
+            }),
+            Outcome::Skipped(_) => {}
+        }
+    }
+}
+
+/// Where `labels`, a slice of the received request, starts in it.
+fn received_at(received: Option<&Received<'_>>, labels: Option<&[u8]>) -> Option<usize> {
+    let (raw, labels) = (received?.raw, labels?);
+    let at = (labels.as_ptr() as usize).checked_sub(raw.as_ptr() as usize)?;
+    (at + labels.len() <= raw.len()).then_some(at)
 }

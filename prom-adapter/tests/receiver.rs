@@ -207,6 +207,76 @@ async fn series_seen_before_are_delivered_again_and_invalid_variants_still_refus
     adapter.stop().await;
 }
 
+/// Whether the compressed bytes of `body` (after its length header) arrived inside a body the sink got.
+fn forwarded_as_sent(sink: &Sink, body: &[u8]) -> bool {
+    let len = snap::raw::decompress_len(body).expect("a length header");
+    let ops = &body[prost::encoding::encoded_len_varint(len as u64)..];
+    sink.bodies
+        .lock()
+        .iter()
+        .any(|b| b.windows(ops.len()).any(|w| w == ops))
+}
+
+#[tokio::test]
+async fn requests_accepted_whole_are_forwarded_in_the_bytes_they_came_in() {
+    let (sink, addr) = Sink::start().await;
+    let adapter = Adapter::start(config_for(addr)).await;
+    let mut sent = request(vec![
+        wave("cpu_usage", "a", 1_700_000_000_000, 60),
+        wave("cpu_usage", "b", 1_700_000_000_000, 60),
+    ]);
+    sent.metadata.push(MetricMetadata {
+        r#type: MetricType::Gauge as i32,
+        metric_family_name: Bytes::from_static(b"cpu_usage"),
+        help: Bytes::from_static(b"CPU in use."),
+        unit: Bytes::new(),
+    });
+    let body = snappy(&sent);
+    assert_eq!(
+        post(&adapter.url(), V1_CONTENT_TYPE, body.clone())
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        forwarded_as_sent(&sink, &body),
+        "the body is forwarded as it came"
+    );
+    assert_eq!(
+        sink.named("cpu_usage"),
+        sent.timeseries,
+        "each original once"
+    );
+    let metadata: Vec<_> = sink
+        .received
+        .lock()
+        .iter()
+        .flat_map(|r| r.metadata.clone())
+        .collect();
+    assert_eq!(metadata, sent.metadata, "metadata once");
+    assert_eq!(sink.named("omen_anomaly_score").len(), 2);
+
+    // One series to relabel: the request is encoded again, its labels sorted.
+    let unsorted = series(
+        &[("zone", "z"), ("__name__", "temp"), ("app", "x")],
+        &[(1000, 3.0)],
+    );
+    let body = snappy(&request(vec![
+        wave("cpu_usage", "c", 1_700_000_000_000, 60),
+        unsorted,
+    ]));
+    assert_eq!(
+        post(&adapter.url(), V1_CONTENT_TYPE, body.clone())
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(!forwarded_as_sent(&sink, &body));
+    assert_eq!(sink.named("temp").len(), 1);
+    assert_eq!(sink.named("cpu_usage").len(), 3);
+    adapter.stop().await;
+}
+
 #[tokio::test]
 async fn unsorted_labels_are_sorted_not_rejected() {
     let (sink, addr) = Sink::start().await;

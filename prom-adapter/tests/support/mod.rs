@@ -22,6 +22,8 @@ use tokio::sync::oneshot;
 #[derive(Clone, Default)]
 pub struct Sink {
     pub received: Arc<Mutex<Vec<WriteRequest>>>,
+    /// The compressed bodies of the requests in `received`, as they came.
+    pub bodies: Arc<Mutex<Vec<Bytes>>>,
     /// Statuses to answer first, in order; 204 afterwards.
     pub script: Arc<Mutex<Vec<StatusCode>>>,
     pub calls: Arc<AtomicUsize>,
@@ -78,6 +80,7 @@ async fn receive(State(sink): State<Sink>, body: Bytes) -> StatusCode {
         );
     }
     sink.received.lock().push(request);
+    sink.bodies.lock().push(body);
     StatusCode::NO_CONTENT
 }
 
