@@ -21,7 +21,7 @@ use crate::Error;
 /// Snappy's block size.
 const BLOCK: usize = 1 << 16;
 /// Room kept in front of the compressed bytes for the length header (a varint).
-const HEADER_ROOM: usize = 10;
+pub(crate) const HEADER_ROOM: usize = 10;
 
 struct Compressor {
     encoder: snap::raw::Encoder,
@@ -172,12 +172,10 @@ impl CompressedBody {
         })
     }
 
-    /// A body of snappy elements written elsewhere (no length header) that decompress to
-    /// `raw_len` bytes.
-    pub(crate) fn from_elements(elements: &[u8], raw_len: usize) -> Self {
-        let mut data = Vec::with_capacity(HEADER_ROOM + elements.len());
-        data.resize(HEADER_ROOM, 0);
-        data.extend_from_slice(elements);
+    /// A body of snappy elements written elsewhere that decompress to `raw_len` bytes: `data`
+    /// holds `HEADER_ROOM` bytes (for the length header), then the elements.
+    pub(crate) fn from_elements(data: Vec<u8>, raw_len: usize) -> Self {
+        debug_assert!(data.len() >= HEADER_ROOM);
         Self {
             bytes: Stored::Written(data),
             raw_len,

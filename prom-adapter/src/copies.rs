@@ -15,7 +15,7 @@ use std::ops::Range;
 use omen_scoring::STALE_NAN_BITS;
 
 use crate::Error;
-use crate::body::CompressedBody;
+use crate::body::{CompressedBody, HEADER_ROOM};
 use crate::labels::METRIC_NAME;
 use crate::output::{
     OutputKind, OutputPoint, SOURCE_METRIC_LABEL, label_record_len, sample_record,
@@ -62,9 +62,9 @@ struct Fixup {
 }
 
 /// Output series written as snappy elements; see the module documentation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct OutputCopies {
-    /// Elements written so far (without the pending literal).
+    /// Room for a length header, then the elements written so far (without the pending literal).
     elements: Vec<u8>,
     /// Literal bytes not written as an element yet, so adjacent literals make one element.
     literal: Vec<u8>,
@@ -78,7 +78,28 @@ pub struct OutputCopies {
     samples: Vec<u8>,
 }
 
+impl Default for OutputCopies {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
+}
+
 impl OutputCopies {
+    /// Room for about `bytes` of elements.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut elements = Vec::with_capacity(HEADER_ROOM + bytes);
+        elements.resize(HEADER_ROOM, 0);
+        Self {
+            elements,
+            literal: Vec::new(),
+            raw_len: 0,
+            fixups: Vec::new(),
+            names: Vec::new(),
+            pieces: Vec::new(),
+            samples: Vec::new(),
+        }
+    }
+
     /// Writes one output series per kind for the series whose label records are `source`, as
     /// [`crate::output::OutputWriter::write`] encodes them; returns the number of samples written,
     /// or `None` when the records are not written as [`SourceLabels`] requires (nothing is
@@ -195,7 +216,7 @@ impl OutputCopies {
             })?;
             self.elements[fixup.at..fixup.at + 4].copy_from_slice(&offset.to_le_bytes());
         }
-        Ok(CompressedBody::from_elements(&self.elements, self.raw_len))
+        Ok(CompressedBody::from_elements(self.elements, self.raw_len))
     }
 
     fn push_literal(&mut self, bytes: &[u8]) {

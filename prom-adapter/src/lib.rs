@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod proto;
+pub mod request_threads;
 pub mod selector;
 mod server;
 pub mod threads;

@@ -125,12 +125,15 @@ struct Prepared<'a> {
 
 /// What a request turned into: the parts to forward, what was accepted and, when some series
 /// were refused, the error to answer once the accepted ones are delivered.
-type Processed = (Vec<Part>, Written, Option<Error>);
+pub type Processed = (Vec<Part>, Written, Option<Error>);
 
 impl Pipeline {
-    /// Handles one request body; on error, `Written` still says what was accepted.
-    pub async fn write(&self, protocol: Protocol, body: Bytes) -> (Written, Result<(), Error>) {
-        let processed = self.decode_and_process(protocol, body);
+    /// Forwards what [`Pipeline::decode_and_process`] made of a request and answers for it; on
+    /// error, `Written` still says what was accepted.
+    pub async fn deliver(
+        &self,
+        processed: Result<Processed, Error>,
+    ) -> (Written, Result<(), Error>) {
         let (parts, written, problems) = match processed {
             Ok(processed) => processed,
             Err(error) => return (Written::default(), Err(error)),
@@ -147,8 +150,8 @@ impl Pipeline {
         }
     }
 
-    /// Decompresses, decodes and processes a body.
-    fn decode_and_process(&self, protocol: Protocol, body: Bytes) -> Result<Processed, Error> {
+    /// Decompresses, decodes and processes a body: the CPU work of a request.
+    pub fn decode_and_process(&self, protocol: Protocol, body: Bytes) -> Result<Processed, Error> {
         // The request is viewed in place in a per-thread buffer reused from request to request
         // (the views end before the caller awaits anything; helper threads never take requests).
         DECOMPRESSED.with_borrow_mut(|raw| {
@@ -501,7 +504,8 @@ impl Pipeline {
         series: impl Iterator<Item = (&'p Prepared<'p>, Option<std::ops::Range<usize>>)>,
         outcomes: &[Outcome],
     ) -> Result<Encoded, Error> {
-        let mut copies = OutputCopies::default();
+        // About what the elements of one output take: a length, a few copies, the samples.
+        let mut copies = OutputCopies::with_capacity(outcomes.len() * self.outputs.len() * 48);
         let mut samples = 0;
         let mut points = Vec::new();
         for (p, range) in series {

@@ -23,6 +23,7 @@ use crate::kinds::MetadataCache;
 use crate::labels::LabelLimits;
 use crate::metrics::{Metrics, stage};
 use crate::pipeline::{Pipeline, Written};
+use crate::request_threads::RequestThreads;
 use crate::selector::SeriesFilter;
 use crate::threads::ScoringThreads;
 use crate::validated::ValidatedLabels;
@@ -32,6 +33,7 @@ const EVICTION_PERIOD: Duration = Duration::from_secs(30);
 
 struct AppState {
     pipeline: Pipeline,
+    requests: RequestThreads,
     ready: AtomicBool,
 }
 
@@ -99,6 +101,9 @@ impl Server {
         );
         let state = Arc::new(AppState {
             pipeline,
+            requests: RequestThreads::new(
+                std::thread::available_parallelism().map_or(1, usize::from),
+            )?,
             ready: AtomicBool::new(true),
         });
         Ok(Self {
@@ -218,7 +223,13 @@ async fn write(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Byt
     let metrics = &state.pipeline.metrics;
     let (protocol, written, result) = match decode::negotiate(&headers) {
         Ok(protocol) => {
-            let (written, result) = state.pipeline.write(protocol, body).await;
+            let pipeline = state.clone();
+            let processed = state
+                .requests
+                .run(move || pipeline.pipeline.decode_and_process(protocol, body))
+                .await
+                .and_then(|processed| processed);
+            let (written, result) = state.pipeline.deliver(processed).await;
             (protocol, written, result)
         }
         Err(error) => {

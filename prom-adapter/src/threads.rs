@@ -1,10 +1,9 @@
 //! Scoring a large request on several threads.
 //!
-//! A request is decoded and validated on the thread that received it. A large one is then split
+//! A request is decoded and validated on a request thread ([`crate::request_threads`]). A large one is then split
 //! into parts: that thread scores and encodes the first, helper threads the others, so a request
 //! finishes sooner when CPUs are idle, at a cost in throughput (docs/benchmarks.md), which is why
-//! the default is one thread. (Running whole requests on a separate pool instead cost about 40 %
-//! more CPU per sample in the adapter benchmark.)
+//! the default is one thread.
 
 use crate::Error;
 
