@@ -109,8 +109,8 @@ enum Encoded {
 }
 
 /// A validated series ready for scoring and forwarding.
-struct Prepared<'a> {
-    series: SeriesView<'a>,
+struct Prepared<'s, 'a> {
+    series: &'s SeriesView<'a>,
     /// Whether normalisation changed its labels (else its received bytes are forwarded).
     relabelled: bool,
     /// Where its label records start in the decompressed request, when they are written as
@@ -157,21 +157,18 @@ impl Pipeline {
         DECOMPRESSED.with_borrow_mut(|raw| {
             let processed =
                 decode::decompress_into(&body, self.max_decoded_bytes, raw).and_then(|raw| {
-                    let (series, metadata) = match protocol {
-                        Protocol::V1 => view::decode_v1(raw).map(|request| {
-                            let series = request
-                                .series
-                                .into_iter()
-                                .map(|s| (s, MetricType::Unknown))
-                                .collect();
-                            (series, request.metadata)
+                    let (series, declared, metadata) = match protocol {
+                        Protocol::V1 => view::decode_v1(raw)
+                            .map(|request| (request.series, Vec::new(), request.metadata)),
+                        Protocol::V2 => view_v2::decode_v2(raw).map(|typed| {
+                            let (series, declared) = typed.into_iter().unzip();
+                            (series, declared, Vec::new())
                         }),
-                        Protocol::V2 => view_v2::decode_v2(raw).map(|series| (series, Vec::new())),
                     }
                     .inspect_err(|error| self.count_error(error, stage::DECODE))?;
                     let received = (protocol == Protocol::V1 && !raw.is_empty())
                         .then_some(Received { body, raw });
-                    self.process(protocol, series, metadata, received)
+                    self.process(protocol, series, &declared, metadata, received)
                         .inspect_err(|error| self.count_error(error, stage::SCORE))
                 });
             if raw.capacity() > MAX_KEPT_BUFFER {
@@ -190,12 +187,14 @@ impl Pipeline {
 
     /// Validates, then scores and encodes, a large request in parts on several threads.
     ///
+    /// `declared` holds the types 2.0 series declare, in order (1.0 series declare none).
     /// When every series of a 1.0 request (`received`) is accepted as it came, the body itself
     /// is forwarded for the originals, followed by the output series as copies of their labels.
     fn process(
         &self,
         protocol: Protocol,
-        series: Vec<(SeriesView<'_>, MetricType)>,
+        mut series: Vec<SeriesView<'_>>,
+        declared: &[MetricType],
         metadata: Vec<v1::MetricMetadata>,
         received: Option<Received<'_>>,
     ) -> Result<Processed, Error> {
@@ -221,15 +220,16 @@ impl Pipeline {
             // the lookups do not depend on each other, so their cache misses overlap.
             let in_place: Vec<_> = series
                 .iter()
-                .map(|(ts, _)| ts.raw_labels.map(labels::hash_encoded_labels))
+                .map(|ts| ts.raw_labels.map(labels::hash_encoded_labels))
                 .collect();
             let known: Vec<_> = in_place
                 .iter()
                 .map(|hash| hash.is_some_and(|hash| self.validated.contains(hash)))
                 .collect();
-            for (((mut ts, declared), in_place), known) in
-                series.into_iter().zip(in_place).zip(known)
+            for (i, ((ts, in_place), known)) in
+                series.iter_mut().zip(in_place).zip(known).enumerate()
             {
+                let declared = declared.get(i).copied().unwrap_or(MetricType::Unknown);
                 let relabelled = if known {
                     false
                 } else {
@@ -267,6 +267,7 @@ impl Pipeline {
                     )
                 });
                 let labels_at = received_at(received.as_ref(), ts.raw_labels);
+                let ts: &SeriesView<'_> = ts;
                 prepared.push(Prepared {
                     series: ts,
                     relabelled,
@@ -363,7 +364,7 @@ impl Pipeline {
     /// also carries `metadata`.
     fn score_and_encode(
         &self,
-        prepared: &[Prepared<'_>],
+        prepared: &[Prepared<'_, '_>],
         group: usize,
         groups: usize,
         forwarding: Forwarding,
@@ -453,7 +454,7 @@ impl Pipeline {
     /// `s / groups`), original records first, then the outputs of the scored ones.
     fn encode<'p>(
         &self,
-        series: impl Iterator<Item = (&'p Prepared<'p>, Option<std::ops::Range<usize>>)>,
+        series: impl Iterator<Item = (&'p Prepared<'p, 'p>, Option<std::ops::Range<usize>>)>,
         outcomes: &[Outcome],
         group: usize,
         groups: usize,
@@ -501,7 +502,7 @@ impl Pipeline {
     /// which the received body holds.
     fn encode_copies<'p>(
         &self,
-        series: impl Iterator<Item = (&'p Prepared<'p>, Option<std::ops::Range<usize>>)>,
+        series: impl Iterator<Item = (&'p Prepared<'p, 'p>, Option<std::ops::Range<usize>>)>,
         outcomes: &[Outcome],
     ) -> Result<Encoded, Error> {
         // About what the elements of one output take: a length, a few copies, the samples.
@@ -526,7 +527,7 @@ impl Pipeline {
 
 /// The output points of a scored series: one per scored sample, and a staleness marker per
 /// stale one.
-fn output_points(p: &Prepared<'_>, outcomes: &[Outcome], points: &mut Vec<OutputPoint>) {
+fn output_points(p: &Prepared<'_, '_>, outcomes: &[Outcome], points: &mut Vec<OutputPoint>) {
     points.clear();
     for (sample, outcome) in p.series.samples.iter().zip(outcomes) {
         match outcome {
