@@ -18,7 +18,7 @@ use crate::Error;
 use crate::body::{CompressedBody, HEADER_ROOM};
 use crate::labels::METRIC_NAME;
 use crate::output::{
-    OutputKind, OutputPoint, SOURCE_METRIC_LABEL, label_record_len, sample_record,
+    OutputKind, OutputPoint, SOURCE_METRIC_LABEL, label_record_len, put_varint, sample_record,
     write_label_record,
 };
 
@@ -128,10 +128,10 @@ impl OutputCopies {
                 self.samples.extend_from_slice(&record.bytes[..record.len]);
             }
             let len = labels_len + name_record_len + source_record_len + self.samples.len();
-            self.push_literal(&[0x0a]);
-            let mut varint = [0u8; 10];
-            let n = put_varint(&mut varint, len as u64);
-            self.push_literal(&varint[..n]);
+            let start = self.literal.len();
+            self.literal.push(0x0a);
+            put_varint(&mut self.literal, len as u64);
+            self.raw_len += self.literal.len() - start;
             for piece in &pieces {
                 match piece {
                     Piece::Copy(range) => {
@@ -230,6 +230,8 @@ impl OutputCopies {
             return;
         }
         let n = self.literal.len() - 1;
+        // Literals stay far below 4 GiB (a request's outputs, within the decoded-size limit).
+        debug_assert!(n <= u32::MAX as usize);
         if n < 60 {
             self.elements.push((n as u8) << 2 | LITERAL);
         } else {
@@ -295,18 +297,6 @@ fn split_record(record: &[u8]) -> Option<(&[u8], &[u8])> {
         return None;
     };
     (usize::from(*value_len) == value.len()).then_some((name, value))
-}
-
-/// Writes `value` as a varint into `buf`; returns its length.
-fn put_varint(buf: &mut [u8; 10], mut value: u64) -> usize {
-    let mut n = 0;
-    while value >= 0x80 {
-        buf[n] = value as u8 | 0x80;
-        value >>= 7;
-        n += 1;
-    }
-    buf[n] = value as u8;
-    n + 1
 }
 
 #[cfg(test)]

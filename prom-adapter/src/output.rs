@@ -163,7 +163,7 @@ const fn key_byte(tag: u8, wire_type: WireType) -> u8 {
 }
 
 /// Appends `value` as a protobuf varint.
-fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         buf.push(value as u8 | 0x80);
         value >>= 7;

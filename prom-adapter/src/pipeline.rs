@@ -157,17 +157,20 @@ impl Pipeline {
         DECOMPRESSED.with_borrow_mut(|raw| {
             let processed =
                 decode::decompress_into(&body, self.max_decoded_bytes, raw).and_then(|raw| {
-                    let (series, declared, metadata) = match protocol {
-                        Protocol::V1 => view::decode_v1(raw)
-                            .map(|request| (request.series, Vec::new(), request.metadata)),
+                    let (series, declared, metadata, unknown_fields) = match protocol {
+                        Protocol::V1 => view::decode_v1(raw).map(|request| {
+                            let unknown = request.unknown_fields;
+                            (request.series, Vec::new(), request.metadata, unknown)
+                        }),
                         Protocol::V2 => view_v2::decode_v2(raw).map(|typed| {
                             let (series, declared) = typed.into_iter().unzip();
-                            (series, declared, Vec::new())
+                            (series, declared, Vec::new(), true)
                         }),
                     }
                     .inspect_err(|error| self.count_error(error, stage::DECODE))?;
-                    let received = (protocol == Protocol::V1 && !raw.is_empty())
-                        .then_some(Received { body, raw });
+                    // Fields the decoder skipped are not forwarded by the other path either.
+                    let has_data = !series.is_empty() || !metadata.is_empty();
+                    let received = (has_data && !unknown_fields).then_some(Received { body, raw });
                     self.process(protocol, series, &declared, metadata, received)
                         .inspect_err(|error| self.count_error(error, stage::SCORE))
                 });
@@ -188,8 +191,9 @@ impl Pipeline {
     /// Validates, then scores and encodes, a large request in parts on several threads.
     ///
     /// `declared` holds the types 2.0 series declare, in order (1.0 series declare none).
-    /// When every series of a 1.0 request (`received`) is accepted as it came, the body itself
-    /// is forwarded for the originals, followed by the output series as copies of their labels.
+    /// When every series of a 1.0 request (`received`, only given for a request with series or
+    /// metadata and no unknown fields) is accepted as it came and holds data, the body itself is
+    /// forwarded for the originals, followed by the output series as copies of their labels.
     fn process(
         &self,
         protocol: Protocol,
@@ -211,7 +215,8 @@ impl Pipeline {
         let mut rejected = 0usize;
         let mut written = Written::default();
         let mut scored_samples = 0usize;
-        let mut relabelled_any = false;
+        // Series refused, relabelled or empty (which the encoded path does not forward).
+        let mut changed = false;
         let mut prepared = Vec::with_capacity(series.len());
         {
             let types = self.metadata.view();
@@ -244,7 +249,8 @@ impl Pipeline {
                         }
                     }
                 };
-                relabelled_any |= relabelled;
+                changed |= relabelled
+                    || ts.samples.is_empty() && ts.histograms.is_empty() && ts.exemplars.is_empty();
                 let hash = match (relabelled, in_place) {
                     (false, Some(hash)) => {
                         if !known {
@@ -292,7 +298,7 @@ impl Pipeline {
         let whole = received
             .filter(|_| {
                 rejected == 0
-                    && !relabelled_any
+                    && !changed
                     && prepared
                         .iter()
                         .all(|p| p.kind.is_none() || p.labels_at.is_some())
@@ -328,16 +334,22 @@ impl Pipeline {
                 let mut start = received.raw_len();
                 let mut bodies = vec![received];
                 for group in encoded {
-                    if let Encoded::Copies(copies, outputs) = group? {
+                    if let Encoded::Copies(copies, outputs) = group?
+                        && outputs > 0
+                    {
                         let len = copies.raw_len();
                         bodies.push(copies.finish(start)?);
                         start += len;
                         samples += outputs;
                     }
                 }
+                let body = match <[CompressedBody; 1]>::try_from(bodies) {
+                    Ok([received]) => received,
+                    Err(bodies) => CompressedBody::joined(&bodies),
+                };
                 parts.push(Part {
                     shard: self.forwarder.next_shard(),
-                    body: CompressedBody::joined(&bodies),
+                    body,
                     samples,
                     originals,
                 });
@@ -510,9 +522,14 @@ impl Pipeline {
         let mut samples = 0;
         let mut points = Vec::new();
         for (p, range) in series {
-            let (Some(range), Some(at), Some(records)) = (range, p.labels_at, p.series.raw_labels)
-            else {
+            let Some(range) = range else {
                 continue;
+            };
+            let (Some(at), Some(records)) = (p.labels_at, p.series.raw_labels) else {
+                return Err(Error::Internal(
+                    "a scored series of a request forwarded whole has no label records to copy"
+                        .into(),
+                ));
             };
             output_points(p, &outcomes[range], &mut points);
             samples += copies

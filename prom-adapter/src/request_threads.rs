@@ -14,15 +14,19 @@ use crate::Error;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// A fixed set of threads taking jobs from one queue.
+/// Requests that may wait for a thread; more are answered 503 at once, so an overloaded adapter
+/// sheds load instead of queueing bodies without bound.
+pub const MAX_QUEUED: usize = 256;
+
+/// A fixed set of threads taking jobs from one bounded queue.
 pub struct RequestThreads {
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::SyncSender<Job>,
 }
 
 impl RequestThreads {
     /// Starts `count` threads (at least one).
     pub fn new(count: usize) -> Result<Self, Error> {
-        let (queue, jobs) = mpsc::channel::<Job>();
+        let (queue, jobs) = mpsc::sync_channel::<Job>(MAX_QUEUED);
         let jobs = Arc::new(Mutex::new(jobs));
         for i in 0..count.max(1) {
             let jobs = jobs.clone();
@@ -49,17 +53,27 @@ impl RequestThreads {
         Ok(Self { queue })
     }
 
-    /// Runs `work` on one of the threads and waits for its result.
+    /// Runs `work` on one of the threads and waits for its result. A job whose caller stopped
+    /// waiting (the sender gave up on the request) is dropped without running.
     pub async fn run<R: Send + 'static>(
         &self,
         work: impl FnOnce() -> R + Send + 'static,
     ) -> Result<R, Error> {
         let (done, result) = oneshot::channel();
         self.queue
-            .send(Box::new(move || {
-                let _ = done.send(work());
+            .try_send(Box::new(move || {
+                if !done.is_closed() {
+                    let _ = done.send(work());
+                }
             }))
-            .map_err(|_| Error::Unavailable("the adapter is shutting down".into()))?;
+            .map_err(|error| match error {
+                mpsc::TrySendError::Full(_) => Error::Unavailable(format!(
+                    "{MAX_QUEUED} requests are already waiting to be processed"
+                )),
+                mpsc::TrySendError::Disconnected(_) => {
+                    Error::Unavailable("the adapter is shutting down".into())
+                }
+            })?;
         result
             .await
             .map_err(|_| Error::Internal("a request failed while it was processed".into()))

@@ -228,6 +228,12 @@ async fn write(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Byt
                 .requests
                 .run(move || pipeline.pipeline.decode_and_process(protocol, body))
                 .await
+                .inspect_err(|error| {
+                    metrics
+                        .errors
+                        .with_label_values(&[error.error_type(), stage::SCORE])
+                        .inc();
+                })
                 .and_then(|processed| processed);
             let (written, result) = state.pipeline.deliver(processed).await;
             (protocol, written, result)

@@ -32,7 +32,9 @@ pub struct SeriesView<'a> {
     pub raw: Option<&'a [u8]>,
     /// The label records as received, when they are the series' first fields and written exactly
     /// as [`crate::labels::series_hash`] encodes them (1.0 only): hashed in place with
-    /// [`crate::labels::hash_encoded_labels`], they give the labels' series hash without a copy.
+    /// [`crate::labels::hash_encoded_labels`], they give the labels' series hash without a copy,
+    /// and output series copy them ([`crate::copies`] relies on every record having one-byte
+    /// lengths).
     pub raw_labels: Option<&'a [u8]>,
 }
 
@@ -43,6 +45,8 @@ pub struct RequestView<'a> {
     pub series: Vec<SeriesView<'a>>,
     /// Metadata entries.
     pub metadata: Vec<v1::MetricMetadata>,
+    /// Whether the request held fields the decoder skipped (unknown to this version).
+    pub unknown_fields: bool,
 }
 
 /// Decodes a remote-write 1.0 `WriteRequest` whose labels borrow from `buf`.
@@ -88,6 +92,7 @@ fn decode_request(mut buf: &[u8]) -> Result<RequestView<'_>, String> {
     let mut request = RequestView {
         series: Vec::with_capacity(count_series(buf)),
         metadata: Vec::new(),
+        unknown_fields: false,
     };
     let mut labels = Vec::new();
     while !buf.is_empty() {
@@ -108,7 +113,10 @@ fn decode_request(mut buf: &[u8]) -> Result<RequestView<'_>, String> {
                 request.metadata.push(metadata);
             }
             (1 | 3, other) => return Err(wrong_wire_type("WriteRequest", tag, other)),
-            _ => skip(wire_type, tag, &mut buf)?,
+            _ => {
+                skip(wire_type, tag, &mut buf)?;
+                request.unknown_fields = true;
+            }
         }
     }
     Ok(request)

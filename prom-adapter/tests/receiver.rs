@@ -274,6 +274,27 @@ async fn requests_accepted_whole_are_forwarded_in_the_bytes_they_came_in() {
     assert!(!forwarded_as_sent(&sink, &body));
     assert_eq!(sink.named("temp").len(), 1);
     assert_eq!(sink.named("cpu_usage").len(), 3);
+
+    // A field this version does not know is not passed on: the request is encoded again.
+    let mut raw = prost::Message::encode_to_vec(&request(vec![wave(
+        "cpu_usage",
+        "d",
+        1_700_000_000_000,
+        60,
+    )]));
+    raw.extend_from_slice(&[0x28, 0x01]);
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&raw)
+        .expect("compresses");
+    assert_eq!(
+        post(&adapter.url(), V1_CONTENT_TYPE, body.clone())
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(!forwarded_as_sent(&sink, &body));
+    assert_eq!(sink.named("cpu_usage").len(), 4);
+    assert_eq!(sink.named("omen_anomaly_score").len(), 4);
     adapter.stop().await;
 }
 
