@@ -217,6 +217,13 @@ fn forwarded_as_sent(sink: &Sink, body: &[u8]) -> bool {
         .any(|b| b.windows(ops.len()).any(|w| w == ops))
 }
 
+/// Posts a 1.0 body that must be accepted; says whether it was forwarded as it was sent.
+async fn accepted_as_sent(adapter: &Adapter, sink: &Sink, body: Vec<u8>) -> bool {
+    let response = post(&adapter.url(), V1_CONTENT_TYPE, body.clone()).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    forwarded_as_sent(sink, &body)
+}
+
 #[tokio::test]
 async fn requests_accepted_whole_are_forwarded_in_the_bytes_they_came_in() {
     let (sink, addr) = Sink::start().await;
@@ -232,14 +239,8 @@ async fn requests_accepted_whole_are_forwarded_in_the_bytes_they_came_in() {
         unit: Bytes::new(),
     });
     let body = snappy(&sent);
-    assert_eq!(
-        post(&adapter.url(), V1_CONTENT_TYPE, body.clone())
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
     assert!(
-        forwarded_as_sent(&sink, &body),
+        accepted_as_sent(&adapter, &sink, body).await,
         "the body is forwarded as it came"
     );
     assert_eq!(
@@ -265,13 +266,7 @@ async fn requests_accepted_whole_are_forwarded_in_the_bytes_they_came_in() {
         wave("cpu_usage", "c", 1_700_000_000_000, 60),
         unsorted,
     ]));
-    assert_eq!(
-        post(&adapter.url(), V1_CONTENT_TYPE, body.clone())
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
-    assert!(!forwarded_as_sent(&sink, &body));
+    assert!(!accepted_as_sent(&adapter, &sink, body).await);
     assert_eq!(sink.named("temp").len(), 1);
     assert_eq!(sink.named("cpu_usage").len(), 3);
 
@@ -286,13 +281,7 @@ async fn requests_accepted_whole_are_forwarded_in_the_bytes_they_came_in() {
     let body = snap::raw::Encoder::new()
         .compress_vec(&raw)
         .expect("compresses");
-    assert_eq!(
-        post(&adapter.url(), V1_CONTENT_TYPE, body.clone())
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
-    assert!(!forwarded_as_sent(&sink, &body));
+    assert!(!accepted_as_sent(&adapter, &sink, body).await);
     assert_eq!(sink.named("cpu_usage").len(), 4);
     assert_eq!(sink.named("omen_anomaly_score").len(), 4);
     adapter.stop().await;
