@@ -24,9 +24,9 @@ pub struct RequestThreads {
 }
 
 impl RequestThreads {
-    /// Starts `count` threads (at least one).
-    pub fn new(count: usize) -> Result<Self, Error> {
-        let (queue, jobs) = mpsc::sync_channel::<Job>(MAX_QUEUED);
+    /// Starts `count` threads (at least one), with room for `queued` waiting jobs.
+    pub fn new(count: usize, queued: usize) -> Result<Self, Error> {
+        let (queue, jobs) = mpsc::sync_channel::<Job>(queued);
         let jobs = Arc::new(Mutex::new(jobs));
         for i in 0..count.max(1) {
             let jobs = jobs.clone();
@@ -67,9 +67,9 @@ impl RequestThreads {
                 }
             }))
             .map_err(|error| match error {
-                mpsc::TrySendError::Full(_) => Error::Unavailable(format!(
-                    "{MAX_QUEUED} requests are already waiting to be processed"
-                )),
+                mpsc::TrySendError::Full(_) => Error::Unavailable(
+                    "too many requests are already waiting to be processed".into(),
+                ),
                 mpsc::TrySendError::Disconnected(_) => {
                     Error::Unavailable("the adapter is shutting down".into())
                 }
@@ -86,7 +86,7 @@ mod tests {
 
     #[tokio::test]
     async fn jobs_run_on_the_threads_and_a_panic_loses_only_its_answer() {
-        let threads = RequestThreads::new(2).expect("threads start");
+        let threads = RequestThreads::new(2, MAX_QUEUED).expect("threads start");
         let name = threads
             .run(|| std::thread::current().name().map(str::to_owned))
             .await
@@ -102,5 +102,28 @@ mod tests {
             threads.run(move || second.wait().is_leader())
         );
         assert!(a.expect("runs") ^ b.expect("runs"), "one leader of two");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_unavailable_at_once() {
+        let threads = RequestThreads::new(1, 1).expect("threads start");
+        let (started, running) = oneshot::channel();
+        let (release, held) = mpsc::channel::<()>();
+        let busy = threads.run(move || {
+            let _ = started.send(());
+            let _ = held.recv();
+        });
+        tokio::pin!(busy);
+        // Polled once, the job is queued; wait until the only thread runs it.
+        let _ = tokio::time::timeout(std::time::Duration::ZERO, &mut busy).await;
+        running.await.expect("the job starts");
+        let waiting = threads.run(|| 1);
+        tokio::pin!(waiting);
+        let _ = tokio::time::timeout(std::time::Duration::ZERO, &mut waiting).await;
+        let refused = threads.run(|| 2).await;
+        assert!(matches!(refused, Err(Error::Unavailable(_))), "{refused:?}");
+        release.send(()).expect("the job waits");
+        busy.await.expect("runs");
+        assert_eq!(waiting.await.expect("runs after the first"), 1);
     }
 }

@@ -23,7 +23,7 @@ use crate::kinds::MetadataCache;
 use crate::labels::LabelLimits;
 use crate::metrics::{Metrics, stage};
 use crate::pipeline::{Pipeline, Written};
-use crate::request_threads::RequestThreads;
+use crate::request_threads::{MAX_QUEUED, RequestThreads};
 use crate::selector::SeriesFilter;
 use crate::threads::ScoringThreads;
 use crate::validated::ValidatedLabels;
@@ -103,6 +103,7 @@ impl Server {
             pipeline,
             requests: RequestThreads::new(
                 std::thread::available_parallelism().map_or(1, usize::from),
+                MAX_QUEUED,
             )?,
             ready: AtomicBool::new(true),
         });
