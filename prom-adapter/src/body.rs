@@ -165,7 +165,9 @@ impl CompressedBody {
     /// successfully, so its copies stay within its own bytes and it joins with others as is;
     /// `None` when its length header cannot be read.
     pub fn received(body: Bytes) -> Option<Self> {
-        let (raw_len, ops) = read_varint(&body)?;
+        let mut rest = &body[..];
+        let raw_len = crate::view::varint(&mut rest)?;
+        let ops = body.len() - rest.len();
         Some(Self {
             bytes: Stored::Received { body, ops },
             raw_len: usize::try_from(raw_len).ok()?,
@@ -232,18 +234,6 @@ impl CompressedBody {
             raw_len,
         }
     }
-}
-
-/// Reads the varint at the start of `bytes`: its value and its length.
-fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
-    let mut value = 0u64;
-    for (i, &byte) in bytes.iter().enumerate().take(10) {
-        value |= u64::from(byte & 0x7f).checked_shl(7 * i as u32)?;
-        if byte & 0x80 == 0 {
-            return Some((value, i + 1));
-        }
-    }
-    None
 }
 
 #[cfg(test)]

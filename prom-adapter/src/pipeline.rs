@@ -215,7 +215,7 @@ impl Pipeline {
         let mut rejected = 0usize;
         let mut written = Written::default();
         let mut scored_samples = 0usize;
-        // Series refused, relabelled or empty (which the encoded path does not forward).
+        // Whether a series was relabelled or is empty (which the encoded path does not forward).
         let mut changed = false;
         let mut prepared = Vec::with_capacity(series.len());
         {

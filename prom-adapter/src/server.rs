@@ -224,10 +224,10 @@ async fn write(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Byt
     let metrics = &state.pipeline.metrics;
     let (protocol, written, result) = match decode::negotiate(&headers) {
         Ok(protocol) => {
-            let pipeline = state.clone();
+            let shared = state.clone();
             let processed = state
                 .requests
-                .run(move || pipeline.pipeline.decode_and_process(protocol, body))
+                .run(move || shared.pipeline.decode_and_process(protocol, body))
                 .await
                 .inspect_err(|error| {
                     metrics
